@@ -1,0 +1,64 @@
+use std::path::PathBuf;
+
+use crate::Global;
+
+/// runc's `create` flags, shared with `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Container id
+    pub id: String,
+    #[command(flatten)]
+    pub opts: CreateFlags,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateFlags {
+    /// Path to the bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket to receive the pty master of a terminal
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container init's pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE and chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring for the container
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra file descriptors (3 .. 3+N-1) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+impl CreateFlags {
+    pub fn create(&self, g: &Global, id: &str, sigmask: sys::signal::SigMask) -> anyhow::Result<container::Created> {
+        super::refuse_systemd_cgroup(g)?;
+        if let Some(socket) = &self.console_socket {
+            log::debug!("console socket {socket:?} is used only with process.terminal");
+        }
+        Ok(container::create(&container::CreateOptions {
+            root: &g.root,
+            id,
+            bundle: &self.bundle,
+            pid_file: self.pid_file.as_deref(),
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            preserve_fds: self.preserve_fds,
+            sigmask,
+        })?)
+    }
+}
+
+impl Args {
+    pub fn run(self, g: &Global) -> anyhow::Result<i32> {
+        // Signals wait until the create is complete, so an interrupt never
+        // leaves a half-made container behind.
+        let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
+        let result = self.opts.create(g, &self.id, mask);
+        sys::signal::restore(&mask).map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
+        result.map(|_| 0)
+    }
+}

@@ -1,0 +1,58 @@
+//! One module per subcommand: parse its flags, call the `container` crate,
+//! print what runc prints.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::Global;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a container
+    Create(create::Args),
+    /// Create and run a container
+    Run(run::Args),
+    /// Start a created container
+    Start(start::Args),
+    /// Output the state of a container
+    State(state::Args),
+    /// Send a signal to a container's init process
+    Kill(kill::Args),
+    /// Delete a container and everything it holds
+    Delete(delete::Args),
+    /// List containers
+    List(list::Args),
+    /// Create a new default config.json
+    Spec(spec::Args),
+}
+
+impl Command {
+    /// Run the command; the result is the process's exit code.
+    pub fn run(self, g: &Global) -> anyhow::Result<i32> {
+        match self {
+            Command::Create(a) => a.run(g),
+            Command::Run(a) => a.run(g),
+            Command::Start(a) => a.run(g),
+            Command::State(a) => a.run(g),
+            Command::Kill(a) => a.run(g),
+            Command::Delete(a) => a.run(g),
+            Command::List(a) => a.run(g),
+            Command::Spec(a) => a.run(g),
+        }
+    }
+}
+
+/// The systemd cgroup driver is not implemented; commands that would set
+/// up cgroups refuse it rather than silently using cgroupfs.
+fn refuse_systemd_cgroup(g: &Global) -> anyhow::Result<()> {
+    if g.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver");
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+use crate::Global;
+
+use super::create::CreateFlags;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Container id
+    id: String,
+    #[command(flatten)]
+    opts: CreateFlags,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep the container's state after it exits
+    #[arg(long)]
+    keep: bool,
+}
+
+impl Args {
+    /// Create and start; in the foreground, wait for the container and exit
+    /// with its exit code, forwarding every signal to it.
+    pub fn run(self, g: &Global) -> anyhow::Result<i32> {
+        // Blocked before the fork so that no signal is lost between start
+        // and the wait; the container's process gets the original mask.
+        let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
+        let created = self.opts.create(g, &self.id, mask)?;
+        let signals = (!self.detach)
+            .then(sys::signal::signalfd_all)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("signalfd: {e}"));
+        let started = signals.and_then(|s| Ok((s, container::release(&created.dir)?)));
+        let signals = match started {
+            Ok((signals, ())) => signals,
+            Err(e) => {
+                drop(created.dir);
+                let _ = container::delete(&g.root, &self.id, true);
+                return Err(e);
+            }
+        };
+        let Some(signals) = signals else {
+            sys::signal::restore(&mask).map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
+            return Ok(0);
+        };
+        let code = container::wait_forwarding_signals(&created.init.pidfd, &signals)?;
+        drop(created.dir);
+        if !self.keep {
+            container::delete(&g.root, &self.id, true)?;
+        }
+        Ok(code)
+    }
+}

@@ -1,0 +1,89 @@
+//! `crust`: an OCI runtime with runc's command line.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod logging;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The runtime spec version crust implements.
+const SPEC_VERSION: &str = "1.3.0";
+
+#[derive(Debug, Parser)]
+#[command(name = "crust", about = "Run OCI containers (runc-compatible)", disable_version_flag = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<commands::Command>,
+}
+
+/// runc's global flags.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Root directory for container state
+    #[arg(long, global = true, default_value = "/run/crust")]
+    root: PathBuf,
+    /// Log file (default: stderr)
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Log format
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: logging::Format,
+    /// Log debug messages
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd to manage cgroups (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Ignore cgroup permission errors (true, false or auto); accepted for
+    /// compatibility
+    #[arg(long = "rootless", id = "global_rootless", value_name = "VALUE", default_value = "auto")]
+    rootless: String,
+}
+
+fn version() -> String {
+    format!(
+        "crust version {}\ncommit: {}\nspec: {SPEC_VERSION}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("CRUST_COMMIT")
+    )
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if cli.version {
+        print!("{}", version());
+        return;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("crust: a command is required; see crust --help");
+        std::process::exit(2);
+    };
+    let errors_on_stderr = match logging::init(cli.global.log.as_deref(), cli.global.log_format, cli.global.debug) {
+        Ok(to_stderr) => to_stderr,
+        Err(e) => {
+            eprintln!("crust: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let code = match command.run(&cli.global) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line, root cause last: containerd shows only the last
+            // error line of the log, podman shows stderr.
+            let msg = format!("{e:#}");
+            log::error!("{msg}");
+            if !errors_on_stderr {
+                eprintln!("crust: {msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}

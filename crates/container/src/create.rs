@@ -1,0 +1,138 @@
+//! `crust create`: set the container up and leave its process blocked
+//! before `execve`.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use rustix::fs::Mode;
+
+use crate::config;
+use crate::error::{Error, Result};
+use crate::spawn::{self, SpawnOptions, Spawned};
+use crate::state::{State, StateDir};
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub sigmask: sys::signal::SigMask,
+}
+
+/// A created container, still locked by this command.
+#[derive(Debug)]
+pub struct Created {
+    pub dir: StateDir,
+    pub state: State,
+    pub init: Spawned,
+}
+
+pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
+    let bundle = std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
+    let spec = config::load(&bundle)?;
+    if spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
+        return Err(Error::Unsupported(
+            "process.terminal: terminals are not supported yet; set it to false".into(),
+        ));
+    }
+    let rootfs = checked_rootfs(&config::rootfs_path(&spec, &bundle))?;
+    let dir = StateDir::create(opts.root, opts.id)?;
+    match create_in(&dir, opts, &spec, &bundle, &rootfs) {
+        Ok((state, init)) => Ok(Created { dir, state, init }),
+        Err(e) => {
+            if let Err(cleanup) = dir.remove() {
+                log::warn!("cleaning up after a failed create: {cleanup}");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn checked_rootfs(path: &Path) -> Result<PathBuf> {
+    let rootfs = std::fs::canonicalize(path).map_err(Error::io("root.path: open rootfs", path))?;
+    if !rootfs.is_dir() {
+        return Err(Error::Config {
+            file: "config.json".into(),
+            field: "root.path".into(),
+            detail: format!("{rootfs:?} is not a directory"),
+        });
+    }
+    Ok(rootfs)
+}
+
+fn create_in(
+    dir: &StateDir,
+    opts: &CreateOptions<'_>,
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    rootfs: &Path,
+) -> Result<(State, Spawned)> {
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid: None,
+        init_start_time: 0,
+        bundle: bundle.to_path_buf(),
+        rootfs: rootfs.to_path_buf(),
+        created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        own_pid_namespace: false,
+    };
+    dir.save(&state)?;
+    let fifo = open_exec_fifo(dir)?;
+    let spawn_opts = SpawnOptions {
+        id: opts.id,
+        rootfs,
+        bundle,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        sigmask: opts.sigmask,
+    };
+    let init = spawn::spawn(spec, fifo, &spawn_opts)?;
+    let pid = init.pid.as_raw_nonzero().get();
+    state.pid = Some(pid);
+    state.own_pid_namespace = init.own_pid_namespace;
+    let recorded = crate::procinfo::start_time(pid).and_then(|t| {
+        state.init_start_time = t;
+        dir.save(&state).ok()
+    });
+    let written = recorded.ok_or_else(|| Error::InitDied("it exited right after setup".into())).and_then(|()| {
+        opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid))
+    });
+    if let Err(e) = written {
+        spawn::kill_and_reap(&init.pidfd);
+        return Err(e);
+    }
+    Ok((state, init))
+}
+
+/// The fifo `start` writes to. The init holds it open read-write, so that
+/// opening it never blocks and its reads wait for `start`'s byte.
+fn open_exec_fifo(dir: &StateDir) -> Result<std::os::fd::OwnedFd> {
+    let path = dir.fifo_path();
+    rustix::fs::mkfifoat(rustix::fs::CWD, &path, Mode::from_bits_truncate(0o600))
+        .map_err(Error::sys(format!("mkfifo {path:?}")))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(Error::io("open", &path))?;
+    Ok(file.into())
+}
+
+/// Written atomically, like runc: engines poll for the file and must never
+/// read a partial pid.
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(Error::io("write pid file", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io("write pid file", path))
+}

@@ -1,0 +1,54 @@
+//! Host-side errors. Each says what was being done, to which path, id or
+//! config field, and why; the root cause comes last when printed.
+
+use std::path::PathBuf;
+
+use init::{ChannelError, InitError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid container id {id:?}: {reason}")]
+    InvalidId { id: String, reason: &'static str },
+    #[error("container with id {0:?} already exists")]
+    Exists(String),
+    #[error("container {0:?} does not exist")]
+    NotFound(String),
+    #[error("{file:?}: {field}: {detail}")]
+    Config { file: PathBuf, field: String, detail: String },
+    #[error("{op} {path:?}: {cause}")]
+    Io { op: &'static str, path: PathBuf, cause: std::io::Error },
+    #[error("{op}: {errno}")]
+    Sys { op: String, errno: init::error::Errno },
+    #[error("container init: {0}")]
+    Init(InitError),
+    #[error("container init: {0}")]
+    Channel(ChannelError),
+    #[error("container init exited before it was set up ({0})")]
+    InitDied(String),
+    #[error("cannot {action} container {id:?}: it is {status}")]
+    WrongState { action: &'static str, id: String, status: String },
+    #[error("container {id:?} is not running")]
+    NotRunning { id: String },
+    #[error("invalid signal {0:?}")]
+    UnknownSignal(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("container {id:?} did not die within {after:?} of SIGKILL")]
+    DidNotDie { id: String, after: std::time::Duration },
+    #[error("state of container {id:?} in {path:?} is unreadable: {detail}")]
+    CorruptState { id: String, path: PathBuf, detail: String },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |cause| Error::Io { op, path, cause }
+    }
+
+    pub(crate) fn sys(op: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> Error {
+        let op = op.into();
+        move |e| Error::Sys { op, errno: e.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

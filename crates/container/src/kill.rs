@@ -1,0 +1,56 @@
+//! `crust kill`: signal a container's init, or with `--all` every process
+//! in its pid namespace.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use rustix::process::{Pid, PidfdFlags};
+
+use crate::error::{Error, Result};
+use crate::procinfo;
+use crate::state::{State, Status, StateDir};
+
+pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
+    let dir = StateDir::open(root, id)?;
+    let state = dir.load()?;
+    if !matches!(dir.status(&state), Status::Created | Status::Running) {
+        return Err(Error::NotRunning { id: id.into() });
+    }
+    let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
+    if all && state.own_pid_namespace {
+        signal_namespace(&state, signal);
+    }
+    sys::signal::pidfd_send(&init, signal).map_err(|e| match e {
+        rustix::io::Errno::SRCH => Error::NotRunning { id: id.into() },
+        e => Error::sys(format!("send signal {signal} to container {id:?}"))(e),
+    })
+}
+
+/// A pidfd for the container's init, checked (after opening, so the pid
+/// cannot be recycled under it) to be the same process that was created.
+pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {
+    let pid = state.pid?;
+    let fd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
+    procinfo::is_alive(pid, state.init_start_time).then_some(fd)
+}
+
+/// Every other process whose pid namespace is the init's.
+fn signal_namespace(state: &State, signal: i32) {
+    let Some(init) = state.pid else { return };
+    let ns_of = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    });
+    let Some(target) = ns_of(&init.to_string()) else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok()) {
+        if pid == init || ns_of(&pid.to_string()) != Some(target) {
+            continue;
+        }
+        let Some(fd) = Pid::from_raw(pid).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok()) else {
+            continue;
+        };
+        // The process may have exited meanwhile; that is not an error.
+        let _ = sys::signal::pidfd_send(&fd, signal);
+    }
+}

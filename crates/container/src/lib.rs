@@ -1,0 +1,32 @@
+//! The host side of crust: the container lifecycle of runtime.md, one
+//! module per operation, over a state directory per container.
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod create;
+mod delete;
+pub mod error;
+mod hostproc;
+pub mod id;
+mod info;
+mod kill;
+mod namespaces;
+mod procinfo;
+mod run;
+pub mod signal;
+pub mod spec;
+mod spawn;
+mod start;
+pub mod state;
+
+pub use create::{create, CreateOptions, Created};
+pub use delete::delete;
+pub use error::{Error, Result};
+pub use info::{list, state, ContainerState};
+pub use kill::kill;
+pub use run::wait_forwarding_signals;
+pub use start::{release, start};
+
+/// The default `config.json` that `crust spec` writes: runc's, with crust's
+/// name and spec version.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.json");

@@ -1,0 +1,133 @@
+//! Creating the container process: one `clone3` with the namespace flags,
+//! then the parent's half of the handshake drawn in `init::protocol`.
+
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use init::{Channel, Init, Message};
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+use rustix::process::{Pid, WaitId, WaitIdOptions};
+use sys::clone::Forked;
+
+use crate::error::{Error, Result};
+use crate::hostproc;
+use crate::namespaces::Plan;
+
+/// What the caller of `spawn` chooses.
+pub struct SpawnOptions<'a> {
+    pub id: &'a str,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// The signal mask the container's process starts with; the caller may
+    /// have blocked signals around the fork.
+    pub sigmask: sys::signal::SigMask,
+}
+
+/// A container init, set up and blocked before `execve`.
+#[derive(Debug)]
+pub struct Spawned {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub own_pid_namespace: bool,
+}
+
+/// Fork the container init and drive it to `Ready`. On error the child is
+/// killed and reaped: nothing is left running.
+pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Result<Spawned> {
+    let plan = Plan::from_spec(spec)?;
+    let (parent, child) = Channel::pair().map_err(Error::Channel)?;
+    let session_keyring = (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
+    let for_children = plan.enter_for_children()?;
+    let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
+    let (pid, pidfd) = match forked {
+        Forked::Child => {
+            drop(parent);
+            init::run(Init {
+                spec,
+                rootfs: opts.rootfs,
+                bundle: opts.bundle,
+                channel: child,
+                start_fifo,
+                no_pivot: opts.no_pivot,
+                joins: plan.joins,
+                new_userns: plan.new_user,
+                cgroupns: plan.cgroupns,
+                session_keyring,
+                preserve_fds: opts.preserve_fds,
+                sigmask: opts.sigmask,
+            })
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(for_children);
+    drop(child);
+    drop(start_fifo);
+    let spawned = Spawned { pid, pidfd, own_pid_namespace: plan.own_pid };
+    match handshake(spec, &plan, &parent, pid) {
+        Ok(()) => Ok(spawned),
+        Err(e) => {
+            kill_and_reap(&spawned.pidfd);
+            Err(e)
+        }
+    }
+}
+
+/// The parent's side: configure the child from outside, release it, and
+/// wait for its verdict.
+fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, pid: Pid) -> Result<()> {
+    let pid_str = pid.as_raw_nonzero().to_string();
+    if plan.new_user {
+        write_id_maps(spec, &pid_str)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        hostproc::write(&pid_str, "oom_score_adj", &adj.to_string())?;
+    }
+    log::debug!("container init {pid_str} configured from outside; releasing it");
+    channel.send(&Message::Proceed).map_err(Error::Channel)?;
+    match channel.recv() {
+        Ok(Message::Ready) => Ok(()),
+        Ok(Message::Failed(e)) => Err(Error::Init(e)),
+        Ok(Message::Proceed) => Err(Error::InitDied("it sent Proceed, which only the runtime sends".into())),
+        Err(init::ChannelError::Closed) => Err(Error::InitDied("no message from it".into())),
+        Err(e) => Err(Error::Channel(e)),
+    }
+}
+
+fn format_map(maps: &[LinuxIdMapping]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+}
+
+/// Written by the parent, which holds the host privileges the kernel checks
+/// for multi-range maps, while the child waits for `Proceed`.
+fn write_id_maps(spec: &Spec, pid: &str) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
+    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    hostproc::write(pid, "uid_map", &format_map(uid))?;
+    hostproc::write(pid, "gid_map", &format_map(gid))
+}
+
+/// SIGKILL the child and collect its exit status, so a failed create
+/// leaves neither a process nor a zombie.
+pub(crate) fn kill_and_reap(pidfd: &OwnedFd) {
+    let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
+    let _ = rustix::process::waitid(WaitId::PidFd(std::os::fd::AsFd::as_fd(pidfd)), WaitIdOptions::EXITED);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_maps_are_one_line_per_range() {
+        let maps: Vec<LinuxIdMapping> = serde_json::from_str(
+            r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]"#,
+        )
+        .unwrap();
+        assert_eq!(format_map(&maps), "0 1000 1\n1 100000 65536\n");
+    }
+}

@@ -1,0 +1,105 @@
+//! What can go wrong inside the container before `execve`. Each variant
+//! names the operation, the path or config field (as a JSON path), and the
+//! errno; the value crosses the socketpair so the parent reports it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// An errno that prints as the C library's message, e.g.
+/// `Operation not permitted (os error 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Errno(pub i32);
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        std::io::Error::from_raw_os_error(self.0).fmt(f)
+    }
+}
+
+impl From<rustix::io::Errno> for Errno {
+    fn from(e: rustix::io::Errno) -> Self {
+        Errno(e.raw_os_error())
+    }
+}
+
+impl From<&pathrs::error::Error> for Errno {
+    fn from(e: &pathrs::error::Error) -> Self {
+        use pathrs::error::ErrorKind;
+        Errno(match e.kind() {
+            ErrorKind::OsError(Some(errno)) => errno,
+            ErrorKind::SafetyViolation => libc::EXDEV,
+            ErrorKind::NotImplemented | ErrorKind::NotSupported => libc::ENOSYS,
+            _ => libc::EINVAL,
+        })
+    }
+}
+
+/// A failure inside the container init.
+#[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
+pub enum InitError {
+    #[error("talk to the runtime: {detail}")]
+    Channel { detail: String },
+    #[error("join {kind} namespace {path:?} (linux.namespaces): {errno}")]
+    JoinNamespace { kind: String, path: PathBuf, errno: Errno },
+    #[error("become root in the new user namespace: {errno}")]
+    UserNamespaceRoot { errno: Errno },
+    #[error("set hostname: {errno}")]
+    Hostname { errno: Errno },
+    #[error("set domainname: {errno}")]
+    Domainname { errno: Errno },
+    /// A path inside the rootfs could not be resolved, created or opened.
+    #[error("{field}: {op} {path:?} in the rootfs: {detail}")]
+    InRoot { field: String, op: String, path: PathBuf, detail: String, errno: Errno },
+    /// One step of mounting `field` (e.g. `mounts[3]`) failed.
+    #[error("{field}: mount {kind} {source_path:?} on {destination:?}: {op}: {errno}{}", hint_suffix(hint))]
+    Mount {
+        field: String,
+        kind: String,
+        source_path: String,
+        destination: PathBuf,
+        op: String,
+        errno: Errno,
+        hint: Option<String>,
+    },
+    #[error("{field}: {detail}")]
+    Config { field: String, detail: String },
+    #[error("{op}: {errno}")]
+    Rootfs { op: String, errno: Errno },
+    #[error("{path:?} is not a procfs file ({why}); refusing to write to it")]
+    NotProcfs { path: PathBuf, why: String },
+    #[error("linux.sysctl[{key:?}]: write {value:?}: {errno}")]
+    Sysctl { key: String, value: String, errno: Errno },
+    #[error("process.user: {op}: {errno}")]
+    Credentials { op: String, errno: Errno },
+    #[error("process.capabilities: {op}: {errno}")]
+    Capabilities { op: String, errno: Errno },
+    #[error("process.rlimits: set {kind}: {errno}")]
+    Rlimit { kind: String, errno: Errno },
+    #[error("process.cwd: chdir {path:?}: {errno}")]
+    Cwd { path: PathBuf, errno: Errno },
+    #[error("process.args[0]: exec {name:?}: executable file not found in $PATH")]
+    NotInPath { name: String },
+    #[error("process.args[0]: exec {path:?}: {errno}")]
+    Exec { path: PathBuf, errno: Errno },
+    #[error("{op}: {errno}")]
+    Process { op: String, errno: Errno },
+}
+
+impl InitError {
+    /// A syscall on a path inside the rootfs failed.
+    pub(crate) fn in_root(field: &str, op: &str, path: &std::path::Path, e: rustix::io::Errno) -> Self {
+        InitError::InRoot {
+            field: field.to_string(),
+            op: op.to_string(),
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+            errno: e.into(),
+        }
+    }
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+}

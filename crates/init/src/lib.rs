@@ -1,0 +1,162 @@
+//! The container side of crust: what runs in the child between `clone3`
+//! and `execve`. It never sees the state directory or cgroups; it gets the
+//! parsed spec (a copy of the parent's memory), a channel to the parent and
+//! the exec fifo, and either ends in `execve` or sends its error to the
+//! parent and exits.
+#![forbid(unsafe_code)]
+
+mod caps;
+pub mod error;
+mod mount_options;
+mod namespaces;
+mod process;
+pub mod protocol;
+mod rootfs;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+use rustix::fs::Mode;
+
+pub use error::InitError;
+pub use namespaces::Join;
+pub use process::is_known_rlimit;
+pub use protocol::{Channel, ChannelError, Message};
+pub use rootfs::key_path as sysctl_key_path;
+
+/// Everything the child needs, prepared by the parent before the fork.
+pub struct Init<'a> {
+    pub spec: &'a Spec,
+    /// Absolute host path of the rootfs.
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub channel: Channel,
+    /// The exec fifo, opened read-write: reading it blocks until `start`.
+    pub start_fifo: OwnedFd,
+    pub no_pivot: bool,
+    /// Namespaces to join by path, opened and type-checked by the parent.
+    pub joins: Vec<Join>,
+    /// The child was created in a new user namespace.
+    pub new_userns: bool,
+    /// The child has a cgroup namespace of its own.
+    pub cgroupns: bool,
+    /// Join a new session keyring of this name (none with `--no-new-keyring`).
+    pub session_keyring: Option<std::ffi::CString>,
+    /// File descriptors 3 .. 3+N are passed to the process.
+    pub preserve_fds: u32,
+    /// The signal mask to restore before `execve`.
+    pub sigmask: sys::signal::SigMask,
+}
+
+/// Set up the container and exec its process. Never returns.
+pub fn run(init: Init<'_>) -> ! {
+    sys::signal::reset_dispositions();
+    match setup(&init) {
+        Ok(exe) => {
+            if init.channel.send(&Message::Ready).is_err() {
+                sys::exec::exit_now(1);
+            }
+            if !wait_for_start(&init.start_fifo) {
+                sys::exec::exit_now(1);
+            }
+            if sys::signal::restore(&init.sigmask).is_err() {
+                sys::exec::exit_now(1);
+            }
+            let errno = sys::exec::execve(&exe.path, &exe.args, &exe.env);
+            // The parent is gone by now; stderr is the container's.
+            eprintln!("crust: exec {:?}: {}", exe.path, error::Errno::from(errno));
+            sys::exec::exit_now(127)
+        }
+        Err(e) => {
+            let _ = init.channel.send(&Message::Failed(e));
+            sys::exec::exit_now(1)
+        }
+    }
+}
+
+fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
+    match init.channel.recv() {
+        Ok(Message::Proceed) => {}
+        Ok(other) => return Err(InitError::Channel { detail: format!("expected Proceed, got {other:?}") }),
+        Err(e) => return Err(InitError::Channel { detail: e.to_string() }),
+    }
+    // Nodes and directories get exactly the modes the config names.
+    rustix::process::umask(Mode::empty());
+    namespaces::join_all(&init.joins)?;
+    if init.new_userns {
+        namespaces::become_root()?;
+    }
+    set_names(init.spec)?;
+    if let Some(name) = &init.session_keyring {
+        join_session_keyring(name)?;
+    }
+    rootfs::prepare(&rootfs::RootfsConfig {
+        spec: init.spec,
+        rootfs: init.rootfs,
+        bundle: init.bundle,
+        in_userns: init.new_userns || init.joins.iter().any(Join::is_user),
+        cgroupns: init.cgroupns,
+        no_pivot: init.no_pivot,
+    })?;
+    let proc = init.spec.process().as_ref().ok_or_else(|| InitError::Config {
+        field: "process".into(),
+        detail: "is required to start a container".into(),
+    })?;
+    become_process(proc)?;
+    let exe = process::executable(proc)?;
+    sys::fd::cloexec_from(3 + init.preserve_fds)
+        .map_err(|e| InitError::Process { op: "mark inherited descriptors close-on-exec".into(), errno: e.into() })?;
+    Ok(exe)
+}
+
+fn set_names(spec: &Spec) -> Result<(), InitError> {
+    if let Some(name) = spec.hostname() {
+        rustix::system::sethostname(name.as_bytes()).map_err(|e| InitError::Hostname { errno: e.into() })?;
+    }
+    if let Some(name) = spec.domainname() {
+        rustix::system::setdomainname(name.as_bytes()).map_err(|e| InitError::Domainname { errno: e.into() })?;
+    }
+    Ok(())
+}
+
+/// A keyring of the container's own, readable and writable by its
+/// possessor and user only, as runc sets it. Kernels without keyrings
+/// (ENOSYS) are tolerated, as in runc.
+fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
+    const POSSESSOR_AND_USER_ALL: u32 = 0x3f3f_0000;
+    let err = |e: rustix::io::Errno| InitError::Process { op: "join a new session keyring".into(), errno: e.into() };
+    match sys::keyring::join_session_keyring(name) {
+        Ok(serial) => sys::keyring::set_key_permissions(serial, POSSESSOR_AND_USER_ALL).map_err(err),
+        Err(rustix::io::Errno::NOSYS) => Ok(()),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Rlimits, user, capabilities, `noNewPrivileges` and cwd, in the order
+/// that keeps each step permitted: limits and the bounding set while still
+/// root, then the uid change, then the final capability sets.
+fn become_process(proc: &oci_spec::runtime::Process) -> Result<(), InitError> {
+    process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
+    let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
+    process::drop_bounding(&caps)?;
+    process::set_user(proc)?;
+    process::apply_caps(&caps)?;
+    if proc.no_new_privileges().unwrap_or(false) {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| InitError::Process { op: "process.noNewPrivileges: prctl".into(), errno: e.into() })?;
+    }
+    process::enter_cwd(proc.cwd())
+}
+
+/// Block until `crust start` writes to the fifo. False if it cannot.
+fn wait_for_start(fifo: &OwnedFd) -> bool {
+    let mut byte = [0u8; 1];
+    loop {
+        match rustix::io::read(fifo, &mut byte) {
+            Ok(1) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return false,
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The container's root filesystem, built inside its mount namespace.
+//!
+//! Every path inside the rootfs is resolved by `pathrs` against a handle to
+//! the rootfs mount (`openat2(RESOLVE_IN_ROOT)`), and every mount is made
+//! through file descriptors with the new mount API, so a symlink in the
+//! image (`/proc -> /`, `/dev -> /etc`) resolves inside the rootfs and can
+//! never redirect a mount, a device node or a write onto the host.
+//!
+//! The steps, in order: make `/` a slave so nothing propagates to the host,
+//! bind the rootfs onto itself, mount `mounts[]`, create `/dev`, the cwd,
+//! write sysctls, mask and read-only paths, make the root read-only, then
+//! `pivot_root` (or `MS_MOVE` + `chroot` with `--no-pivot`).
+
+mod cgroupfs;
+mod devices;
+mod mounts;
+mod paths;
+mod pivot;
+mod sysctl;
+
+pub use sysctl::key_path;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use pathrs::flags::OpenFlags;
+use pathrs::{Handle, Root};
+use rustix::fs::CWD;
+use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
+
+use crate::error::{Errno, InitError};
+
+/// A handle on the rootfs mount, and what every step needs to know.
+pub(crate) struct Rootfs {
+    root: Root,
+    /// Where the rootfs is on the host, for error messages.
+    host_path: PathBuf,
+    /// Inside a new user namespace: devices are bind-mounted, not created.
+    in_userns: bool,
+    /// In a cgroup namespace of its own: cgroup filesystems are mounted
+    /// afresh rather than bound from the host.
+    cgroupns: bool,
+    /// The runtime bundle, against which relative bind sources resolve.
+    bundle: PathBuf,
+}
+
+impl Rootfs {
+    fn in_root_error(&self, field: &str, op: &str, path: &Path, e: pathrs::error::Error) -> InitError {
+        InitError::InRoot {
+            field: field.to_string(),
+            op: op.to_string(),
+            path: path.to_path_buf(),
+            detail: format!("{e} (rootfs {:?})", self.host_path),
+            errno: Errno::from(&e),
+        }
+    }
+
+    /// Resolve `path` inside the rootfs to an `O_PATH` handle, following
+    /// symlinks only within the rootfs.
+    fn resolve(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
+        self.root.resolve(path).map_err(|e| self.in_root_error(field, "resolve", path, e))
+    }
+
+    /// Like `resolve`, but `None` when the path does not exist.
+    fn resolve_if_exists(&self, field: &str, path: &Path) -> Result<Option<Handle>, InitError> {
+        match self.root.resolve(path) {
+            Ok(h) => Ok(Some(h)),
+            Err(e) if Errno::from(&e).0 == libc::ENOENT => Ok(None),
+            Err(e) => Err(self.in_root_error(field, "resolve", path, e)),
+        }
+    }
+
+    /// Create the directory `path` (and its parents) inside the rootfs.
+    fn mkdir_all(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
+        let perm = std::fs::Permissions::from_std_mode(0o755);
+        self.root.mkdir_all(path, &perm).map_err(|e| self.in_root_error(field, "mkdir -p", path, e))
+    }
+
+    /// Resolve `path`, creating an empty file there if nothing exists yet:
+    /// the mount point for a file bind mount or a device.
+    fn ensure_file(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
+        if let Some(h) = self.resolve_if_exists(field, path)? {
+            return Ok(h);
+        }
+        if let Some(parent) = path.parent() {
+            self.mkdir_all(field, parent)?;
+        }
+        let perm = std::fs::Permissions::from_std_mode(0o644);
+        let flags = OpenFlags::O_CREAT | OpenFlags::O_EXCL | OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC;
+        self.root.create_file(path, flags, &perm).map_err(|e| self.in_root_error(field, "create", path, e))?;
+        self.resolve(field, path)
+    }
+}
+
+/// `std::fs::Permissions` from a mode, without a `PermissionsExt` import at
+/// every call site.
+trait FromStdMode {
+    fn from_std_mode(mode: u32) -> Self;
+}
+
+impl FromStdMode for std::fs::Permissions {
+    fn from_std_mode(mode: u32) -> Self {
+        std::os::unix::fs::PermissionsExt::from_mode(mode)
+    }
+}
+
+/// What `prepare` needs from the caller.
+pub(crate) struct RootfsConfig<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub in_userns: bool,
+    pub cgroupns: bool,
+    pub no_pivot: bool,
+}
+
+fn rootfs_error(op: &str, e: rustix::io::Errno) -> InitError {
+    InitError::Rootfs { op: op.to_string(), errno: e.into() }
+}
+
+/// Build the container's filesystem and make it the process's root.
+pub(crate) fn prepare(cfg: &RootfsConfig<'_>) -> Result<(), InitError> {
+    let linux = cfg.spec.linux().as_ref();
+    let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
+    isolate_from_host(propagation)?;
+    let rootfs = bind_rootfs(cfg)?;
+    mounts::mount_all(&rootfs, cfg.spec.mounts().as_deref().unwrap_or_default())?;
+    devices::setup(&rootfs, cfg.spec)?;
+    if let Some(process) = cfg.spec.process() {
+        rootfs.mkdir_all("process.cwd", process.cwd())?;
+    }
+    if let Some(linux) = linux {
+        if let Some(sysctl) = linux.sysctl() {
+            sysctl::write_all(&rootfs, sysctl)?;
+        }
+        paths::mask(&rootfs, linux.masked_paths().as_deref().unwrap_or_default())?;
+        paths::make_readonly(&rootfs, linux.readonly_paths().as_deref().unwrap_or_default())?;
+    }
+    if cfg.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        paths::make_root_readonly(&rootfs)?;
+    }
+    if cfg.no_pivot {
+        pivot::move_root(rootfs.root.as_fd())?;
+    } else {
+        pivot::pivot_root(rootfs.root.as_fd())?;
+    }
+    if let Some(flags) = propagation.map(parse_root_propagation).transpose()? {
+        // Applied to the new "/" after the pivot, as runc does: before it,
+        // "/" was the host's root.
+        rustix::mount::mount_change("/", flags).map_err(|e| rootfs_error("set linux.rootfsPropagation on /", e))?;
+    }
+    Ok(())
+}
+
+fn parse_root_propagation(value: &str) -> Result<MountPropagationFlags, InitError> {
+    use MountPropagationFlags as P;
+    Ok(match value {
+        "private" => P::PRIVATE,
+        "rprivate" => P::PRIVATE | P::REC,
+        "shared" => P::SHARED,
+        "rshared" => P::SHARED | P::REC,
+        "slave" => P::DOWNSTREAM,
+        "rslave" => P::DOWNSTREAM | P::REC,
+        "unbindable" => P::UNBINDABLE,
+        "runbindable" => P::UNBINDABLE | P::REC,
+        other => {
+            return Err(InitError::Config {
+                field: "linux.rootfsPropagation".into(),
+                detail: format!("unknown propagation {other:?}"),
+            })
+        }
+    })
+}
+
+/// Cut propagation from the host: every mount becomes a slave (or private,
+/// when asked), so mounts made here never appear on the host while host
+/// mounts made later still may. A shared mode is applied only after the
+/// pivot, because `pivot_root` refuses a shared parent mount.
+fn isolate_from_host(propagation: Option<&str>) -> Result<(), InitError> {
+    use MountPropagationFlags as P;
+    let flags = match propagation {
+        Some("private") | Some("rprivate") => P::PRIVATE | P::REC,
+        _ => P::DOWNSTREAM | P::REC,
+    };
+    rustix::mount::mount_change("/", flags).map_err(|e| rootfs_error("make / a slave mount", e))
+}
+
+/// Bind the rootfs onto itself so it is a mount point (`pivot_root` needs
+/// one), and keep the resulting mount as the handle every later step
+/// resolves paths against.
+fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
+    let tree = rustix::mount::open_tree(
+        CWD,
+        cfg.rootfs,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_RECURSIVE,
+    )
+    .map_err(|e| rootfs_error(&format!("root.path: open_tree {:?}", cfg.rootfs), e))?;
+    move_mount_onto(&tree, CWD, cfg.rootfs)
+        .map_err(|e| rootfs_error(&format!("root.path: bind {:?} onto itself", cfg.rootfs), e))?;
+    Ok(Rootfs {
+        root: Root::from_fd(tree),
+        host_path: cfg.rootfs.to_path_buf(),
+        in_userns: cfg.in_userns,
+        cgroupns: cfg.cgroupns,
+        bundle: cfg.bundle.to_path_buf(),
+    })
+}
+
+/// Attach the detached mount `mnt` at `to_dir`/`to_path` (an empty path
+/// means the descriptor itself).
+fn move_mount_onto(mnt: &OwnedFd, to_dir: impl AsFd, to_path: &Path) -> Result<(), rustix::io::Errno> {
+    let mut flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH;
+    if to_path.as_os_str().is_empty() {
+        flags |= MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    }
+    rustix::mount::move_mount(mnt, "", to_dir, to_path, flags)
+}
