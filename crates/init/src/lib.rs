@@ -52,6 +52,9 @@ pub struct Init<'a> {
 /// Set up the container and exec its process. Never returns.
 pub fn run(init: Init<'_>) -> ! {
     sys::signal::reset_dispositions();
+    if close_inherited(&init).is_err() {
+        sys::exec::exit_now(1);
+    }
     match setup(&init) {
         Ok(exe) => {
             if init.channel.send(&Message::Ready).is_err() {
@@ -73,6 +76,20 @@ pub fn run(init: Init<'_>) -> ! {
             sys::exec::exit_now(1)
         }
     }
+}
+
+/// Keep stdio, the preserved descriptors and what `Init` holds; close the
+/// rest of what the runtime had open (its state-directory lock above all,
+/// which would otherwise be held until `start`).
+fn close_inherited(init: &Init<'_>) -> Result<(), rustix::io::Errno> {
+    use std::os::fd::{AsFd, AsRawFd};
+    let preserved = (3..3 + init.preserve_fds).filter_map(|fd| i32::try_from(fd).ok());
+    let keep: Vec<i32> = [init.channel.as_fd().as_raw_fd(), init.start_fifo.as_raw_fd()]
+        .into_iter()
+        .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
+        .chain(preserved)
+        .collect();
+    sys::fd::close_all_except(&keep)
 }
 
 fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {

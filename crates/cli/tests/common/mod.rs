@@ -1,0 +1,186 @@
+//! Harness for integration tests: real containers, run as root by the
+//! `crust` binary from a busybox-static rootfs, observed from inside.
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub const CRUST: &str = env!("CARGO_BIN_EXE_crust");
+
+/// Integration tests create namespaces and mounts: they need root.
+pub fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "integration tests run real containers and need root; `cargo test --lib` runs the unit tests"
+    );
+}
+
+/// Where `busybox` comes from (Debian's busybox-static).
+fn busybox() -> PathBuf {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("busybox not found: install busybox-static (tests/fixtures/README)");
+}
+
+/// Fill `dir` with a busybox rootfs: the static binary and one symlink per
+/// applet, plus /etc/passwd and /etc/group.
+pub fn make_rootfs(dir: &Path) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(busybox(), bin.join("busybox")).unwrap();
+    let list = Command::new(busybox()).arg("--list").output().unwrap();
+    for applet in String::from_utf8(list.stdout).unwrap().lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    for d in ["etc", "proc", "sys", "dev", "tmp", "root"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n").unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n").unwrap();
+}
+
+/// One shared read-only rootfs for tests that do not change it.
+pub fn shared_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rootfs-{}", std::process::id()));
+        make_rootfs(&dir);
+        dir
+    })
+}
+
+/// A bundle in a temporary directory, with its own state root.
+pub struct Bundle {
+    pub dir: TempDir,
+    pub root: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    /// runc's default config (from `crust spec`), without a terminal,
+    /// running `sh -c script` on the shared rootfs.
+    pub fn new(script: &str) -> Bundle {
+        require_root();
+        let dir = TempDir::new().unwrap();
+        let out = Command::new(CRUST).arg("spec").arg("--bundle").arg(dir.path()).output().unwrap();
+        assert!(out.status.success(), "crust spec: {}", String::from_utf8_lossy(&out.stderr));
+        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["sh", "-c", script]);
+        config["root"]["path"] = json!(shared_rootfs());
+        let root = dir.path().join("state");
+        Bundle { dir, root, config }
+    }
+
+    /// Like `new`, with a rootfs of its own that the test may change.
+    pub fn with_own_rootfs(script: &str) -> Bundle {
+        let mut b = Bundle::new(script);
+        let rootfs = b.dir.path().join("rootfs");
+        make_rootfs(&rootfs);
+        b.config["root"]["path"] = json!("rootfs");
+        b.config["root"]["readonly"] = json!(false);
+        b
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        let p = PathBuf::from(self.config["root"]["path"].as_str().unwrap());
+        if p.is_absolute() { p } else { self.dir.path().join(p) }
+    }
+
+    pub fn write(&self) {
+        std::fs::write(self.dir.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+    }
+
+    /// `crust --root <state> ARGS…` in the bundle directory. Its output
+    /// goes to files, not pipes: a detached container inherits crust's
+    /// stdio and would keep a pipe open forever.
+    pub fn crust(&self, args: &[&str]) -> Output {
+        self.write();
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = self
+            .command(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .unwrap();
+        Output { status, stdout: read_all(out), stderr: read_all(err) }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(CRUST);
+        c.arg("--root").arg(&self.root).args(args).current_dir(self.dir.path()).stdin(Stdio::null());
+        c
+    }
+
+    /// `crust run ID` in the foreground.
+    pub fn run(&self, id: &str) -> Output {
+        self.crust(&["run", id])
+    }
+
+    /// Run to completion and return stdout, failing the test on a non-zero
+    /// exit.
+    pub fn output_of(&self, id: &str) -> String {
+        let out = self.run(id);
+        assert!(out.status.success(), "crust run failed ({:?}): {}", out.status, stderr(&out));
+        stdout(&out)
+    }
+
+    /// The number of container directories under the state root.
+    pub fn state_dirs(&self) -> usize {
+        std::fs::read_dir(&self.root).map(|d| d.count()).unwrap_or(0)
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.crust(&["state", id]);
+        assert!(out.status.success(), "crust state: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        // Best effort: leave no container behind if a test failed midway.
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().to_string();
+                let _ = self.command(&["delete", "--force", &id]).output();
+            }
+        }
+    }
+}
+
+fn read_all(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut v = Vec::new();
+    f.rewind().unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
+            state != 'Z' && state != 'X'
+        })
+        .unwrap_or(false)
+}

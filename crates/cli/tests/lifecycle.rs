@@ -1,0 +1,209 @@
+//! The lifecycle of runtime.md, driven through the CLI.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{alive, stderr, stdout, Bundle};
+use serde_json::Value;
+
+/// Every property state-schema.json requires, with the types and enum it
+/// gives.
+fn assert_valid_state(state: &Value) {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../../tests/fixtures/state-schema.json")).unwrap();
+    for key in schema["required"].as_array().unwrap() {
+        assert!(state.get(key.as_str().unwrap()).is_some(), "state lacks {key}: {state}");
+    }
+    let statuses = schema["properties"]["status"]["enum"].as_array().unwrap();
+    assert!(statuses.contains(&state["status"]), "bad status in {state}");
+    assert!(state["pid"].as_i64().unwrap() >= 0);
+    assert!(state["id"].is_string() && state["bundle"].is_string() && state["ociVersion"].is_string());
+}
+
+fn wait_until(mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < end, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn create_start_kill_delete() {
+    let b = Bundle::new("echo started > /dev/shm/x; exec sleep 1000");
+    let out = b.crust(&["create", "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let st = b.state("c1");
+    assert_valid_state(&st);
+    assert_eq!(st["status"], "created");
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(alive(pid));
+    // Blocked before execve: still crust's code, not sleep.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_ne!(comm.trim(), "sleep");
+
+    assert!(b.crust(&["start", "c1"]).status.success());
+    wait_until(|| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "sleep");
+    let st = b.state("c1");
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"].as_i64().unwrap(), pid);
+    assert_valid_state(&st);
+
+    let again = b.crust(&["start", "c1"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("running"), "{}", stderr(&again));
+
+    assert!(b.crust(&["kill", "c1", "KILL"]).status.success());
+    wait_until(|| b.state("c1")["status"] == "stopped");
+    assert_eq!(b.state("c1")["pid"], 0);
+    let out = b.crust(&["kill", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not running"), "{}", stderr(&out));
+
+    assert!(b.crust(&["delete", "c1"]).status.success());
+    assert_eq!(b.state_dirs(), 0);
+    let out = b.crust(&["state", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn state_sees_a_container_that_exits_on_its_own() {
+    let b = Bundle::new("exit 0");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    wait_until(|| b.state("c1")["status"] == "stopped");
+    assert!(b.crust(&["delete", "c1"]).status.success());
+}
+
+#[test]
+fn delete_refuses_a_running_container_unless_forced() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let out = b.crust(&["delete", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("running"), "{}", stderr(&out));
+    assert!(alive(pid));
+    assert!(b.crust(&["delete", "--force", "c1"]).status.success());
+    assert!(!alive(pid));
+    assert_eq!(b.state_dirs(), 0);
+    // --force on a missing container succeeds, as in runc.
+    assert!(b.crust(&["delete", "--force", "c1"]).status.success());
+}
+
+#[test]
+fn delete_kills_a_created_container() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["create", "c1"]).status.success());
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    assert!(b.crust(&["delete", "c1"]).status.success());
+    assert!(!alive(pid));
+}
+
+#[test]
+fn a_second_create_with_the_same_id_fails_and_keeps_the_first() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["create", "c1"]).status.success());
+    let first = b.state("c1");
+    let out = b.crust(&["create", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    let after = b.state("c1");
+    assert_eq!(first["pid"], after["pid"]);
+    assert_eq!(after["status"], "created");
+    assert!(alive(after["pid"].as_i64().unwrap()));
+}
+
+#[test]
+fn run_exits_with_the_containers_code() {
+    let b = Bundle::new("exit 3");
+    assert_eq!(b.run("c1").status.code(), Some(3));
+    assert_eq!(b.state_dirs(), 0, "run without --keep deletes the container");
+    // Without a pid namespace of its own the shell is not an init, which
+    // the kernel would protect from its own SIGKILL.
+    let mut b = Bundle::new("kill -9 $$");
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "pid");
+    assert_eq!(b.run("c2").status.code(), Some(137));
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let b = Bundle::new("true");
+    assert!(b.crust(&["run", "--keep", "c1"]).status.success());
+    assert_eq!(b.state("c1")["status"], "stopped");
+}
+
+#[test]
+fn run_forwards_signals() {
+    let b = Bundle::new("trap 'exit 42' TERM; echo ready > /dev/shm/r; while :; do sleep 0.05; done");
+    b.write();
+    let child = b.command(&["run", "c1"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+    wait_until(|| b.crust(&["state", "c1"]).status.success() && b.state("c1")["status"] == "running");
+    std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(42));
+}
+
+#[test]
+fn pid_file_holds_the_init_pid() {
+    let b = Bundle::new("exec sleep 1000");
+    let pid_file = b.dir.path().join("init.pid");
+    assert!(b.crust(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"]).status.success());
+    let written: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(written, b.state("c1")["pid"].as_i64().unwrap());
+}
+
+#[test]
+fn kill_accepts_names_and_numbers() {
+    let b = Bundle::new("trap 'echo usr1 > /dev/shm/got' USR1; while :; do sleep 0.05; done");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    for sig in ["SIGCONT", "CONT", "18"] {
+        let out = b.crust(&["kill", "c1", sig]);
+        assert!(out.status.success(), "{sig}: {}", stderr(&out));
+    }
+    let out = b.crust(&["kill", "c1", "SIGNOPE"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("invalid signal"), "{}", stderr(&out));
+    assert!(b.crust(&["kill", "c1", "9"]).status.success());
+    wait_until(|| b.state("c1")["status"] == "stopped");
+}
+
+#[test]
+fn kill_all_reaches_every_process() {
+    let b = Bundle::new("sleep 1000 & sleep 1000 & wait");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    wait_until(|| std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap_or_default().split_whitespace().count() == 2);
+    let children: Vec<i64> = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    // The shell waits, so only the sleeps die of TERM.
+    assert!(b.crust(&["kill", "--all", "c1", "TERM"]).status.success());
+    wait_until(|| children.iter().all(|p| !alive(*p)));
+    assert!(b.crust(&["delete", "-f", "c1"]).status.success());
+}
+
+#[test]
+fn list_shows_containers_in_runcs_shapes() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["create", "c1"]).status.success());
+    assert!(b.crust(&["run", "-d", "c2"]).status.success());
+    let out = stdout(&b.crust(&["list"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS") && lines[0].contains("OWNER"));
+    assert!(lines[1].starts_with("c1") && lines[1].contains("created"), "{out}");
+    assert!(lines[2].starts_with("c2") && lines[2].contains("running"), "{out}");
+    assert_eq!(stdout(&b.crust(&["list", "-q"])), "c1\nc2\n");
+    let json: Value = serde_json::from_str(&stdout(&b.crust(&["list", "--format", "json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    assert_eq!(json[0]["owner"], "root");
+    assert_valid_state(&json[1]);
+}
