@@ -1,0 +1,185 @@
+//! `process` and namespace settings, checked from inside the container.
+
+mod common;
+
+use common::{stderr, Bundle};
+use serde_json::json;
+
+fn status_field(status: &str, key: &str) -> String {
+    status.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} missing")).split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn user_groups_umask_cwd_env() {
+    let mut b = Bundle::new("id -u; id -g; id -G; umask; pwd; echo $FOO; echo $HOME");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 63});
+    b.config["process"]["cwd"] = json!("/tmp");
+    b.config["process"]["env"].as_array_mut().unwrap().push(json!("FOO=bar baz"));
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1000");
+    assert_eq!(lines[1], "1000");
+    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["1000", "10", "20"]);
+    assert_eq!(lines[3], "0077");
+    assert_eq!(lines[4], "/tmp");
+    assert_eq!(lines[5], "bar baz");
+    assert_eq!(lines[6], "/home/user", "HOME comes from the container's /etc/passwd");
+}
+
+#[test]
+fn capabilities_and_no_new_privileges() {
+    let b = Bundle::new("cat /proc/self/status");
+    let status = b.output_of("c1");
+    // runc's default: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10).
+    let expected = format!("{:016x}", (1u64 << 29) | (1 << 5) | (1 << 10));
+    assert_eq!(status_field(&status, "CapEff:"), expected);
+    assert_eq!(status_field(&status, "CapPrm:"), expected);
+    assert_eq!(status_field(&status, "CapBnd:"), expected);
+    assert_eq!(status_field(&status, "CapInh:"), "0000000000000000");
+    assert_eq!(status_field(&status, "NoNewPrivs:"), "1");
+
+    let mut b = Bundle::new("cat /proc/self/status");
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let all = ["CAP_SYS_ADMIN", "CAP_CHOWN"];
+    for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+        b.config["process"]["capabilities"][set] = json!(all);
+    }
+    let status = b.output_of("c2");
+    let expected = format!("{:016x}", (1u64 << 21) | 1);
+    for key in ["CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:"] {
+        assert_eq!(status_field(&status, key), expected, "{key}");
+    }
+    assert_eq!(status_field(&status, "NoNewPrivs:"), "0");
+}
+
+#[test]
+fn rlimits_and_oom_score_adj() {
+    let mut b = Bundle::new("cat /proc/self/limits; cat /proc/self/oom_score_adj");
+    b.config["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456},
+        {"type": "RLIMIT_NPROC", "soft": 77, "hard": 88}
+    ]);
+    b.config["process"]["oomScoreAdj"] = json!(345);
+    let out = b.output_of("c1");
+    let files = out.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    assert_eq!(files.split_whitespace().collect::<Vec<_>>()[3..5], ["123", "456"]);
+    let procs = out.lines().find(|l| l.starts_with("Max processes")).unwrap();
+    assert_eq!(procs.split_whitespace().collect::<Vec<_>>()[2..4], ["77", "88"]);
+    assert_eq!(out.lines().last().unwrap(), "345");
+}
+
+#[test]
+fn hostname_domainname_and_new_namespaces() {
+    let mut b = Bundle::new("hostname; cat /proc/sys/kernel/domainname; for n in net ipc uts mnt pid; do readlink /proc/self/ns/$n; done; echo $$");
+    b.config["hostname"] = json!("box");
+    b.config["domainname"] = json!("example.org");
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "box");
+    assert_eq!(lines[1], "example.org");
+    for (i, ns) in ["net", "ipc", "uts", "mnt", "pid"].iter().enumerate() {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(lines[2 + i], host.to_str().unwrap(), "{ns} namespace is not new");
+    }
+    assert_eq!(lines[7], "1", "the process is pid 1 of its pid namespace");
+}
+
+#[test]
+fn joins_a_network_namespace_by_path() {
+    let holder = std::process::Command::new("unshare").args(["--net", "sleep", "30"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let path = format!("/proc/{}/ns/net", holder.id());
+    let expected = std::fs::read_link(&path).unwrap();
+    let mut b = Bundle::new("readlink /proc/self/ns/net");
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!(path);
+        }
+    }
+    let out = b.output_of("c1");
+    let mut holder = holder;
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.trim(), expected.to_str().unwrap());
+}
+
+#[test]
+fn a_namespace_path_of_the_wrong_type_is_refused() {
+    let mut b = Bundle::new("true");
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = json!("/proc/self/ns/ipc");
+        }
+    }
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a network namespace"), "{}", stderr(&out));
+    assert_eq!(b.state_dirs(), 0);
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let mut b = Bundle::new("cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user");
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // sysfs needs the network namespace to be owned by the user namespace,
+    // which it is; the shared rootfs is owned by host root (unmapped), which
+    // only matters for writes.
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
+    assert_eq!(lines[2], "0");
+    assert_ne!(lines[3], std::fs::read_link("/proc/self/ns/user").unwrap().to_str().unwrap());
+}
+
+#[test]
+fn time_namespace_with_offsets() {
+    let mut b = Bundle::new("cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime");
+    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400, "nanosecs": 0}, "monotonic": {"secs": 3600}});
+    let out = b.output_of("c1");
+    assert!(out.contains("monotonic") && out.contains("3600"), "{out}");
+    assert!(out.contains("boottime") && out.contains("86400"), "{out}");
+    let host_uptime: u64 = std::fs::read_to_string("/proc/uptime").unwrap().split('.').next().unwrap().parse().unwrap();
+    let inside: u64 = out.lines().last().unwrap().parse().unwrap();
+    assert!(inside >= host_uptime + 86400 - 5, "uptime {inside} vs host {host_uptime}");
+}
+
+#[test]
+fn only_stdio_and_preserved_fds_reach_the_container() {
+    let b = Bundle::new("ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3");
+    b.write();
+    let payload = b.dir.path().join("payload");
+    std::fs::write(&payload, "from fd 3").unwrap();
+    // fd 3 is preserved; fds 4 and 5 are open in crust's caller too and
+    // must not leak (CVE-2024-21626).
+    let script = format!(
+        "exec 3<{p} 4<{p} 5</; exec {crust} --root {root} run --preserve-fds 1 c1",
+        p = payload.display(),
+        crust = common::CRUST,
+        root = b.root.display()
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(&script).current_dir(b.dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = common::stdout(&out);
+    // ls itself opens one more descriptor for /proc/self/fd.
+    assert!(text.starts_with("0 1 2 3 4 "), "{text}");
+    assert!(!text.starts_with("0 1 2 3 4 5"), "{text}");
+    assert!(text.ends_with("from fd 3"), "{text}");
+}
+
+#[test]
+fn session_keyring_is_the_containers_own() {
+    // /proc/keys lists the keyrings the process possesses, by name.
+    let script = "grep -o ' keyring-id-[0-9a-z]*:' /proc/keys || echo none";
+    let mut b = Bundle::new(script);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    assert_eq!(b.output_of("keyring-id-a").trim(), "keyring-id-a:");
+    let mut b = Bundle::new(script);
+    b.config["linux"]["maskedPaths"] = json!([]);
+    let out = b.crust(&["run", "--no-new-keyring", "keyring-id-b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!common::stdout(&out).contains("keyring-id-b"), "{}", common::stdout(&out));
+}
