@@ -1,0 +1,223 @@
+//! The root filesystem: mounts, devices, masks, sysctls, pivot, and the
+//! symlink tricks an image can play, checked from inside and on the host.
+
+mod common;
+
+use common::{stderr, Bundle};
+use serde_json::json;
+
+/// The mountinfo line for `target`, split into (options, fs type, super options).
+fn mount_line(mountinfo: &str, target: &str) -> Option<String> {
+    mountinfo.lines().find(|l| l.split_whitespace().nth(4) == Some(target)).map(str::to_string)
+}
+
+fn mount_options(line: &str) -> Vec<String> {
+    line.split_whitespace().nth(5).unwrap().split(',').map(String::from).collect()
+}
+
+#[test]
+fn default_mounts_masks_and_readonly_root() {
+    let b = Bundle::new("cat /proc/self/mountinfo; (echo x > /file) 2>/dev/null && echo root-writable; cat /proc/keys | wc -c; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/ns_last_pid) 2>/dev/null && echo sys-writable; true");
+    let out = b.output_of("c1");
+    let root = mount_line(&out, "/").expect("root mount");
+    assert!(mount_options(&root).contains(&"ro".to_string()), "{root}");
+    assert!(!out.contains("root-writable"));
+    let dev = mount_line(&out, "/dev").unwrap();
+    assert!(dev.contains("tmpfs") && dev.contains("mode=755") && dev.contains("size=65536k"), "{dev}");
+    assert!(mount_options(&dev).contains(&"nosuid".to_string()));
+    let pts = mount_line(&out, "/dev/pts").unwrap();
+    assert!(pts.contains("devpts") && pts.contains("ptmxmode=666") && pts.contains("gid=5"), "{pts}");
+    let shm = mount_line(&out, "/dev/shm").unwrap();
+    for o in ["nosuid", "nodev", "noexec"] {
+        assert!(mount_options(&shm).contains(&o.to_string()), "{shm}");
+    }
+    assert!(mount_line(&out, "/dev/mqueue").unwrap().contains("mqueue"));
+    let sys = mount_line(&out, "/sys").unwrap();
+    assert!(sys.contains("sysfs") && mount_options(&sys).contains(&"ro".to_string()), "{sys}");
+    assert!(mount_line(&out, "/sys/fs/cgroup").is_some(), "{out}");
+    for p in ["/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"] {
+        let l = mount_line(&out, p).unwrap_or_else(|| panic!("{p} not read-only mounted"));
+        assert!(mount_options(&l).contains(&"ro".to_string()), "{l}");
+    }
+    assert!(!out.contains("sys-writable"));
+    let firmware = mount_line(&out, "/sys/firmware").unwrap();
+    assert!(firmware.contains("tmpfs"), "{firmware}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[lines.len() - 1], "0", "masked /sys/firmware is empty");
+    assert_eq!(lines[lines.len() - 2], "0", "masked /proc/keys reads nothing");
+}
+
+#[test]
+fn devices_default_and_configured() {
+    let mut b = Bundle::new("ls -ln /dev | awk '{print $1, $3, $4, $5, $6, $NF}'; ls -l /dev/fd /dev/ptmx");
+    b.config["linux"]["devices"] = json!([
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 432, "uid": 7, "gid": 8},
+        {"path": "/dev/sub/loopx", "type": "b", "major": 7, "minor": 200}
+    ]);
+    let out = b.output_of("c1");
+    for (name, majmin) in [("null", "1, 3"), ("zero", "1, 5"), ("full", "1, 7"), ("random", "1, 8"), ("urandom", "1, 9"), ("tty", "5, 0")] {
+        let line = out.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(line.starts_with("crw-rw-rw-") && line.contains(majmin), "{line}");
+    }
+    let fuse = out.lines().find(|l| l.ends_with(" fuse")).unwrap();
+    assert!(fuse.starts_with("crw-rw----") && fuse.contains(" 7 8 10, 229"), "{fuse}");
+    assert!(out.contains("/dev/fd -> /proc/self/fd") && out.contains("/dev/ptmx -> pts/ptmx"), "{out}");
+    let mut b = Bundle::new("ls -l /dev/sub/loopx");
+    b.config["linux"]["devices"] = json!([{"path": "/dev/sub/loopx", "type": "b", "major": 7, "minor": 200}]);
+    let out = b.output_of("c2");
+    assert!(out.starts_with('b') && out.contains("7, 200"), "{out}");
+}
+
+#[test]
+fn bind_mounts_with_options() {
+    let mut b = Bundle::new("cat /proc/self/mountinfo; cat /data/hello; echo x > /data/new 2>/dev/null && echo data-writable; cat /one/file");
+    let host = b.dir.path().join("hostdata");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("hello"), "hi from host").unwrap();
+    std::fs::write(b.dir.path().join("single"), "single file").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().extend([
+        json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "ro", "nosuid", "nodev"]}),
+        // A relative source is relative to the bundle, as in runc.
+        json!({"destination": "/one/file", "type": "none", "source": "single", "options": ["bind", "ro"]}),
+        json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=700", "noexec", "nosymfollow"]}),
+    ]);
+    let out = b.output_of("c1");
+    let data = mount_line(&out, "/data").unwrap();
+    for o in ["ro", "nosuid", "nodev"] {
+        assert!(mount_options(&data).contains(&o.to_string()), "{data}");
+    }
+    assert!(out.contains("hi from host") && out.contains("single file"), "{out}");
+    assert!(!out.contains("data-writable"));
+    assert!(!host.join("new").exists());
+    let scratch = mount_line(&out, "/scratch").unwrap();
+    assert!(scratch.contains("size=1024k") && scratch.contains("mode=700"), "{scratch}");
+    assert!(mount_options(&scratch).contains(&"noexec".to_string()) && mount_options(&scratch).contains(&"nosymfollow".to_string()), "{scratch}");
+}
+
+#[test]
+fn recursive_read_only_reaches_submounts() {
+    let mut b = Bundle::new("cat /proc/self/mountinfo");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/hostdev", "type": "bind", "source": "/dev", "options": ["rbind", "rro"]}));
+    let out = b.output_of("c1");
+    let sub = mount_line(&out, "/hostdev/shm").expect("rbind brings submounts");
+    assert!(mount_options(&sub).contains(&"ro".to_string()), "{sub}");
+}
+
+#[test]
+fn bad_mount_options_name_the_mount() {
+    let mut b = Bundle::new("true");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["mode=notanumber"]}));
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("mounts[7]") && err.contains("mode=notanumber") && err.contains("/x"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one error line: {err}");
+    assert_eq!(b.state_dirs(), 0);
+}
+
+#[test]
+fn sysctls_are_written_in_the_containers_namespaces() {
+    let mut b = Bundle::new("cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward");
+    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "2048", "net/ipv4/ip_forward": "1"});
+    let out = b.output_of("c1");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["2048", "1"]);
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap().trim(), "2048", "the host's value changed");
+}
+
+#[test]
+fn no_pivot_moves_the_root() {
+    let b = Bundle::new("cat /proc/self/mountinfo | head -1; ls /bin/busybox");
+    b.write();
+    let out = b.crust(&["run", "--no-pivot", "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(common::stdout(&out).contains("/bin/busybox"));
+}
+
+#[test]
+fn rootfs_propagation_is_applied() {
+    let mut b = Bundle::new("awk '$5 == \"/\"' /proc/self/mountinfo");
+    b.config["linux"]["rootfsPropagation"] = json!("shared");
+    let out = b.output_of("c1");
+    assert!(out.contains("shared:"), "{out}");
+    let mut b = Bundle::new("awk '$5 == \"/\"' /proc/self/mountinfo");
+    b.config["linux"]["rootfsPropagation"] = json!("private");
+    let out = b.output_of("c2");
+    assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
+}
+
+/// A hostile image either runs (its links resolved inside the rootfs) or is
+/// refused with the in-root resolution error; never anything else.
+fn assert_contained(out: &std::process::Output) {
+    if !out.status.success() {
+        assert!(stderr(out).contains("in the rootfs"), "{}", stderr(out));
+    }
+}
+
+/// An image whose `/dev` is a symlink to a host directory: device nodes and
+/// the /dev tmpfs must land inside the rootfs, never in the host directory
+/// (CVE-2026-41579 class). A naive runtime that joins `rootfs + "/dev"` and
+/// lets the kernel follow the link would mknod in the host directory.
+#[test]
+fn a_dev_symlink_cannot_reach_the_host() {
+    let victim = tempfile::tempdir().unwrap();
+    let b = Bundle::with_own_rootfs("ls /dev/null");
+    let dev = b.rootfs().join("dev");
+    std::fs::remove_dir(&dev).unwrap();
+    std::os::unix::fs::symlink(victim.path(), &dev).unwrap();
+    let out = b.run("c1");
+    assert_contained(&out);
+    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "the host directory was written to");
+}
+
+/// A mount destination whose parent is a symlink climbing out of the rootfs:
+/// the directories must be created inside it (CVE-2024-45310 class).
+#[test]
+fn a_mount_destination_cannot_climb_out() {
+    let victim = tempfile::tempdir().unwrap();
+    let mut b = Bundle::with_own_rootfs("ls -d /data/sub");
+    let link = b.rootfs().join("data");
+    std::os::unix::fs::symlink(format!("../../../../../../../..{}", victim.path().display()), &link).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data/sub/deeper", "type": "tmpfs", "source": "tmpfs"}));
+    let out = b.run("c1");
+    assert_contained(&out);
+    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "a directory was created on the host");
+}
+
+/// `/proc` in the image is a symlink to a host-looking path: proc is
+/// mounted inside the rootfs, and sysctls still go to a verified procfs.
+#[test]
+fn a_proc_symlink_cannot_redirect_sysctls() {
+    let victim = tempfile::tempdir().unwrap();
+    let target = victim.path().join("sys/kernel");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("shmmni"), "untouched").unwrap();
+    let mut b = Bundle::with_own_rootfs("cat /proc/sys/kernel/shmmni");
+    let proc = b.rootfs().join("proc");
+    std::fs::remove_dir(&proc).unwrap();
+    std::os::unix::fs::symlink(victim.path(), &proc).unwrap();
+    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+    let out = b.run("c1");
+    assert_contained(&out);
+    assert_eq!(std::fs::read_to_string(target.join("shmmni")).unwrap(), "untouched");
+}
+
+/// `/dev/null` replaced by a symlink to a host file must not be used to mask
+/// paths (CVE-2025-31133): crust refuses instead of binding the target.
+#[test]
+fn a_fake_dev_null_is_not_used_for_masking() {
+    let mut b = Bundle::with_own_rootfs("true");
+    // No /dev tmpfs: the image's own /dev is used.
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev" && m["destination"] != "/dev/pts" && m["destination"] != "/dev/shm" && m["destination"] != "/dev/mqueue");
+    b.config["linux"]["devices"] = json!([]);
+    let out = b.run("warmup");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let null = b.rootfs().join("dev/null");
+    std::fs::remove_file(&null).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &null).unwrap();
+    // The default devices would replace the link; keep it by binding /dev.
+    let dev = b.rootfs().join("dev");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["bind"]}));
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not the null device"), "{}", stderr(&out));
+}
