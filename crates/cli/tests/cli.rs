@@ -1,0 +1,168 @@
+//! The command line: bad input, errors, logs, `spec`, `--version`.
+
+mod common;
+
+use common::{stderr, stdout, Bundle};
+use serde_json::{json, Value};
+
+/// No process is left whose command line names this bundle's state root
+/// (a container init keeps crust's command line until it execs).
+fn no_process_left(b: &Bundle) {
+    let root = b.root.to_string_lossy().to_string();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else { continue };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains(&root) && common::alive(pid) {
+            panic!("process {pid} left behind: {}", String::from_utf8_lossy(&cmd));
+        }
+    }
+}
+
+/// A create that must fail with one error line mentioning each of `needles`
+/// and leave nothing behind.
+fn assert_fails_cleanly(b: &Bundle, args: &[&str], needles: &[&str]) {
+    let out = b.crust(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = stderr(&out);
+    let last = err.trim().lines().last().unwrap_or_default().to_string();
+    for n in needles {
+        assert!(last.contains(n), "{n:?} missing from the last stderr line: {err}");
+    }
+    assert_eq!(b.state_dirs(), 0, "state left behind after {args:?}");
+    no_process_left(b);
+}
+
+#[test]
+fn malformed_and_invalid_configs_name_the_field() {
+    let b = Bundle::new("true");
+    b.write();
+    std::fs::write(b.dir.path().join("config.json"), "{").unwrap();
+    let out = b.command(&["create", "c1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("config.json"), "{}", stderr(&out));
+    assert_eq!(b.state_dirs(), 0);
+
+    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        (Box::new(|c| c["process"]["args"] = json!("sh")), "process.args"),
+        (Box::new(|c| c["process"]["args"] = json!([])), "process.args"),
+        (Box::new(|c| c["process"]["user"]["uid"] = json!("root")), "process.user.uid"),
+        (Box::new(|c| c["linux"]["namespaces"][0]["type"] = json!("nope")), "linux.namespaces[0].type"),
+        (Box::new(|c| c["mounts"][0]["destination"] = json!("proc")), "mounts[0].destination"),
+        (Box::new(|c| c["root"]["path"] = json!("/does/not/exist")), "root.path"),
+        (Box::new(|c| c["process"]["args"] = json!(["/no/such/binary"])), "process.args[0]"),
+        (Box::new(|c| c["process"]["args"] = json!(["no-such-command"])), "executable file not found in $PATH"),
+        (Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "1"})), "not namespaced"),
+    ];
+    for (i, (edit, needle)) in cases.into_iter().enumerate() {
+        let mut b = Bundle::new("true");
+        edit(&mut b.config);
+        assert_fails_cleanly(&b, &["create", &format!("bad{i}")], &[needle]);
+    }
+}
+
+#[test]
+fn a_rootfs_that_is_a_file_is_refused() {
+    let mut b = Bundle::new("true");
+    std::fs::write(b.dir.path().join("afile"), "").unwrap();
+    b.config["root"]["path"] = json!("afile");
+    assert_fails_cleanly(&b, &["create", "c1"], &["root.path", "not a directory"]);
+}
+
+#[test]
+fn invalid_and_unknown_ids() {
+    let b = Bundle::new("true");
+    for id in ["a/b", "..", "../escape", ""] {
+        assert_fails_cleanly(&b, &["create", id], &["invalid container id"]);
+    }
+    for cmd in ["state", "start", "kill", "delete"] {
+        let out = b.crust(&[cmd, "ghost"]);
+        assert!(!out.status.success(), "{cmd}");
+        assert!(stderr(&out).contains("does not exist"), "{cmd}: {}", stderr(&out));
+    }
+    let out = b.crust(&["kill", "..", "KILL"]);
+    assert!(stderr(&out).contains("invalid container id"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_root_that_is_a_file_and_a_pid_file_in_a_missing_directory() {
+    let b = Bundle::new("true");
+    b.write();
+    let file_root = b.dir.path().join("rootfile");
+    std::fs::write(&file_root, "").unwrap();
+    let out = std::process::Command::new(common::CRUST)
+        .args(["--root", file_root.to_str().unwrap(), "create", "c1"])
+        .current_dir(b.dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("state root"), "{}", stderr(&out));
+    let missing = b.dir.path().join("missing/dir/pid");
+    assert_fails_cleanly(&b, &["create", "--pid-file", missing.to_str().unwrap(), "c1"], &["pid file"]);
+}
+
+#[test]
+fn errors_go_to_the_json_log_as_containerd_reads_them() {
+    let mut b = Bundle::new("true");
+    b.config["process"]["args"] = json!(["no-such-command"]);
+    let log = b.dir.path().join("log.json");
+    let out = b.crust(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "c1"]);
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().ends_with("executable file not found in $PATH"), "{last}");
+    assert!(last["time"].as_str().unwrap().contains('T'));
+    // With a log file, stderr still gets the plain message (as runc does).
+    assert!(stderr(&out).contains("executable file not found"), "{}", stderr(&out));
+}
+
+#[test]
+fn debug_logs_in_text_format() {
+    let b = Bundle::new("true");
+    let out = b.crust(&["--debug", "run", "c1"]);
+    assert!(out.status.success());
+    assert!(stderr(&out).lines().any(|l| l.starts_with("time=\"") && l.contains("level=debug")), "{}", stderr(&out));
+}
+
+#[test]
+fn unsupported_settings_fail_clearly() {
+    let b = Bundle::new("true");
+    assert_fails_cleanly(&b, &["--systemd-cgroup", "create", "c1"], &["systemd"]);
+    let mut b = Bundle::new("true");
+    b.config["process"]["terminal"] = json!(true);
+    assert_fails_cleanly(&b, &["create", "c1"], &["process.terminal"]);
+}
+
+#[test]
+fn version_has_runcs_shape() {
+    let out = std::process::Command::new(common::CRUST).arg("--version").output().unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("crust version "), "{text}");
+    assert!(lines[1].starts_with("commit: "), "{text}");
+    assert_eq!(lines[2], "spec: 1.3.0");
+}
+
+#[test]
+fn spec_writes_runcs_default_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |extra: &[&str]| {
+        std::process::Command::new(common::CRUST).args(["spec", "--bundle", dir.path().to_str().unwrap()]).args(extra).output().unwrap()
+    };
+    assert!(spec(&[]).status.success());
+    let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+    assert!(text.starts_with("{\n\t\"ociVersion\": \"1.3.0\""), "tab-indented like runc's");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["process"]["args"], json!(["sh"]));
+    assert_eq!(v["process"]["terminal"], json!(true));
+    assert_eq!(v["mounts"].as_array().unwrap().len(), 7);
+    assert_eq!(v["linux"]["maskedPaths"].as_array().unwrap().len(), 10);
+    let again = spec(&[]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("exists"), "{}", stderr(&again));
+    std::fs::remove_file(dir.path().join("config.json")).unwrap();
+    assert!(spec(&["--rootless"]).status.success());
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 0);
+    assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "user"})));
+}
