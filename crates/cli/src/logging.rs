@@ -42,9 +42,17 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> anyhow::Result<
         }
     };
     let to_stderr = matches!(sink, Sink::Stderr);
-    let level = if debug { log::LevelFilter::Debug } else { log::LevelFilter::Warn };
+    let level = if debug {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Warn
+    };
     log::set_max_level(level);
-    let _ = log::set_boxed_logger(Box::new(Logger { sink, format, level }));
+    let _ = log::set_boxed_logger(Box::new(Logger {
+        sink,
+        format,
+        level,
+    }));
     Ok(to_stderr)
 }
 
@@ -61,7 +69,9 @@ fn level_name(level: log::Level) -> &'static str {
 /// One log line, without the trailing newline.
 fn render(format: Format, level: log::Level, msg: &str, time: &str) -> String {
     match format {
-        Format::Json => serde_json::json!({ "level": level_name(level), "msg": msg, "time": time }).to_string(),
+        Format::Json => {
+            serde_json::json!({ "level": level_name(level), "msg": msg, "time": time }).to_string()
+        }
         Format::Text => format!("time={time:?} level={} msg={msg:?}", level_name(level)),
     }
 }
@@ -76,11 +86,19 @@ impl log::Log for Logger {
             return;
         }
         let time = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
-        let line = render(self.format, record.level(), &record.args().to_string(), &time) + "\n";
+        let line = render(
+            self.format,
+            record.level(),
+            &record.args().to_string(),
+            &time,
+        ) + "\n";
         // A log that cannot be written must not turn into a second failure.
         let _ = match &self.sink {
             Sink::Stderr => std::io::stderr().write_all(line.as_bytes()),
-            Sink::File(f) => f.lock().map(|mut f| f.write_all(line.as_bytes())).unwrap_or(Ok(())),
+            Sink::File(f) => f
+                .lock()
+                .map(|mut f| f.write_all(line.as_bytes()))
+                .unwrap_or(Ok(())),
         };
     }
 
@@ -93,7 +111,12 @@ mod tests {
 
     #[test]
     fn json_lines_have_containerds_shape() {
-        let line = render(Format::Json, log::Level::Error, "boom \"x\"", "2026-01-01T00:00:00Z");
+        let line = render(
+            Format::Json,
+            log::Level::Error,
+            "boom \"x\"",
+            "2026-01-01T00:00:00Z",
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "boom \"x\"");

@@ -12,7 +12,11 @@ use clap::Parser;
 const SPEC_VERSION: &str = "1.3.0";
 
 #[derive(Debug, Parser)]
-#[command(name = "crust", about = "Run OCI containers (runc-compatible)", disable_version_flag = true)]
+#[command(
+    name = "crust",
+    about = "Run OCI containers (runc-compatible)",
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,
@@ -43,7 +47,12 @@ pub struct Global {
     systemd_cgroup: bool,
     /// Ignore cgroup permission errors (true, false or auto); accepted for
     /// compatibility
-    #[arg(long = "rootless", id = "global_rootless", value_name = "VALUE", default_value = "auto")]
+    #[arg(
+        long = "rootless",
+        id = "global_rootless",
+        value_name = "VALUE",
+        default_value = "auto"
+    )]
     rootless: String,
 }
 
@@ -65,7 +74,11 @@ fn main() {
         eprintln!("crust: a command is required; see crust --help");
         std::process::exit(2);
     };
-    let errors_on_stderr = match logging::init(cli.global.log.as_deref(), cli.global.log_format, cli.global.debug) {
+    let errors_on_stderr = match logging::init(
+        cli.global.log.as_deref(),
+        cli.global.log_format,
+        cli.global.debug,
+    ) {
         Ok(to_stderr) => to_stderr,
         Err(e) => {
             eprintln!("crust: {e:#}");

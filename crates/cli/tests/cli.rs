@@ -10,13 +10,21 @@ use serde_json::{json, Value};
 fn no_process_left(b: &Bundle) {
     let root = b.root.to_string_lossy().to_string();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if String::from_utf8_lossy(&cmd).contains(&root) && common::alive(pid) {
-            panic!("process {pid} left behind: {}", String::from_utf8_lossy(&cmd));
+            panic!(
+                "process {pid} left behind: {}",
+                String::from_utf8_lossy(&cmd)
+            );
         }
     }
 }
+
+/// A change to a config, for table-driven tests.
+type Edit = Box<dyn Fn(&mut Value)>;
 
 /// A create that must fail with one error line mentioning each of `needles`
 /// and leave nothing behind.
@@ -26,7 +34,10 @@ fn assert_fails_cleanly(b: &Bundle, args: &[&str], needles: &[&str]) {
     let err = stderr(&out);
     let last = err.trim().lines().last().unwrap_or_default().to_string();
     for n in needles {
-        assert!(last.contains(n), "{n:?} missing from the last stderr line: {err}");
+        assert!(
+            last.contains(n),
+            "{n:?} missing from the last stderr line: {err}"
+        );
     }
     assert_eq!(b.state_dirs(), 0, "state left behind after {args:?}");
     no_process_left(b);
@@ -42,16 +53,43 @@ fn malformed_and_invalid_configs_name_the_field() {
     assert!(stderr(&out).contains("config.json"), "{}", stderr(&out));
     assert_eq!(b.state_dirs(), 0);
 
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
-        (Box::new(|c| c["process"]["args"] = json!("sh")), "process.args"),
-        (Box::new(|c| c["process"]["args"] = json!([])), "process.args"),
-        (Box::new(|c| c["process"]["user"]["uid"] = json!("root")), "process.user.uid"),
-        (Box::new(|c| c["linux"]["namespaces"][0]["type"] = json!("nope")), "linux.namespaces[0].type"),
-        (Box::new(|c| c["mounts"][0]["destination"] = json!("proc")), "mounts[0].destination"),
-        (Box::new(|c| c["root"]["path"] = json!("/does/not/exist")), "root.path"),
-        (Box::new(|c| c["process"]["args"] = json!(["/no/such/binary"])), "process.args[0]"),
-        (Box::new(|c| c["process"]["args"] = json!(["no-such-command"])), "executable file not found in $PATH"),
-        (Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "1"})), "not namespaced"),
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|c| c["process"]["args"] = json!("sh")),
+            "process.args",
+        ),
+        (
+            Box::new(|c| c["process"]["args"] = json!([])),
+            "process.args",
+        ),
+        (
+            Box::new(|c| c["process"]["user"]["uid"] = json!("root")),
+            "process.user.uid",
+        ),
+        (
+            Box::new(|c| c["linux"]["namespaces"][0]["type"] = json!("nope")),
+            "linux.namespaces[0].type",
+        ),
+        (
+            Box::new(|c| c["mounts"][0]["destination"] = json!("proc")),
+            "mounts[0].destination",
+        ),
+        (
+            Box::new(|c| c["root"]["path"] = json!("/does/not/exist")),
+            "root.path",
+        ),
+        (
+            Box::new(|c| c["process"]["args"] = json!(["/no/such/binary"])),
+            "process.args[0]",
+        ),
+        (
+            Box::new(|c| c["process"]["args"] = json!(["no-such-command"])),
+            "executable file not found in $PATH",
+        ),
+        (
+            Box::new(|c| c["linux"]["sysctl"] = json!({"vm.swappiness": "1"})),
+            "not namespaced",
+        ),
     ];
     for (i, (edit, needle)) in cases.into_iter().enumerate() {
         let mut b = Bundle::new("true");
@@ -77,10 +115,18 @@ fn invalid_and_unknown_ids() {
     for cmd in ["state", "start", "kill", "delete"] {
         let out = b.crust(&[cmd, "ghost"]);
         assert!(!out.status.success(), "{cmd}");
-        assert!(stderr(&out).contains("does not exist"), "{cmd}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("does not exist"),
+            "{cmd}: {}",
+            stderr(&out)
+        );
     }
     let out = b.crust(&["kill", "..", "KILL"]);
-    assert!(stderr(&out).contains("invalid container id"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid container id"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -97,7 +143,11 @@ fn a_root_that_is_a_file_and_a_pid_file_in_a_missing_directory() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("state root"), "{}", stderr(&out));
     let missing = b.dir.path().join("missing/dir/pid");
-    assert_fails_cleanly(&b, &["create", "--pid-file", missing.to_str().unwrap(), "c1"], &["pid file"]);
+    assert_fails_cleanly(
+        &b,
+        &["create", "--pid-file", missing.to_str().unwrap(), "c1"],
+        &["pid file"],
+    );
 }
 
 #[test]
@@ -105,15 +155,32 @@ fn errors_go_to_the_json_log_as_containerd_reads_them() {
     let mut b = Bundle::new("true");
     b.config["process"]["args"] = json!(["no-such-command"]);
     let log = b.dir.path().join("log.json");
-    let out = b.crust(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "c1"]);
+    let out = b.crust(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "c1",
+    ]);
     assert!(!out.status.success());
     let text = std::fs::read_to_string(&log).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().ends_with("executable file not found in $PATH"), "{last}");
+    assert!(
+        last["msg"]
+            .as_str()
+            .unwrap()
+            .ends_with("executable file not found in $PATH"),
+        "{last}"
+    );
     assert!(last["time"].as_str().unwrap().contains('T'));
     // With a log file, stderr still gets the plain message (as runc does).
-    assert!(stderr(&out).contains("executable file not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("executable file not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -121,7 +188,13 @@ fn debug_logs_in_text_format() {
     let b = Bundle::new("true");
     let out = b.crust(&["--debug", "run", "c1"]);
     assert!(out.status.success());
-    assert!(stderr(&out).lines().any(|l| l.starts_with("time=\"") && l.contains("level=debug")), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .lines()
+            .any(|l| l.starts_with("time=\"") && l.contains("level=debug")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -135,7 +208,10 @@ fn unsupported_settings_fail_clearly() {
 
 #[test]
 fn version_has_runcs_shape() {
-    let out = std::process::Command::new(common::CRUST).arg("--version").output().unwrap();
+    let out = std::process::Command::new(common::CRUST)
+        .arg("--version")
+        .output()
+        .unwrap();
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("crust version "), "{text}");
@@ -147,11 +223,18 @@ fn version_has_runcs_shape() {
 fn spec_writes_runcs_default_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let spec = |extra: &[&str]| {
-        std::process::Command::new(common::CRUST).args(["spec", "--bundle", dir.path().to_str().unwrap()]).args(extra).output().unwrap()
+        std::process::Command::new(common::CRUST)
+            .args(["spec", "--bundle", dir.path().to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
     };
     assert!(spec(&[]).status.success());
     let text = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
-    assert!(text.starts_with("{\n\t\"ociVersion\": \"1.3.0\""), "tab-indented like runc's");
+    assert!(
+        text.starts_with("{\n\t\"ociVersion\": \"1.3.0\""),
+        "tab-indented like runc's"
+    );
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["process"]["args"], json!(["sh"]));
     assert_eq!(v["process"]["terminal"], json!(true));
@@ -162,7 +245,12 @@ fn spec_writes_runcs_default_and_refuses_to_overwrite() {
     assert!(stderr(&again).contains("exists"), "{}", stderr(&again));
     std::fs::remove_file(dir.path().join("config.json")).unwrap();
     assert!(spec(&["--rootless"]).status.success());
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).unwrap())
+            .unwrap();
     assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 0);
-    assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!({"type": "user"})));
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"type": "user"})));
 }

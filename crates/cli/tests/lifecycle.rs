@@ -13,12 +13,17 @@ fn assert_valid_state(state: &Value) {
     let schema: Value =
         serde_json::from_str(include_str!("../../../tests/fixtures/state-schema.json")).unwrap();
     for key in schema["required"].as_array().unwrap() {
-        assert!(state.get(key.as_str().unwrap()).is_some(), "state lacks {key}: {state}");
+        assert!(
+            state.get(key.as_str().unwrap()).is_some(),
+            "state lacks {key}: {state}"
+        );
     }
     let statuses = schema["properties"]["status"]["enum"].as_array().unwrap();
     assert!(statuses.contains(&state["status"]), "bad status in {state}");
     assert!(state["pid"].as_i64().unwrap() >= 0);
-    assert!(state["id"].is_string() && state["bundle"].is_string() && state["ociVersion"].is_string());
+    assert!(
+        state["id"].is_string() && state["bundle"].is_string() && state["ociVersion"].is_string()
+    );
 }
 
 fn wait_until(mut f: impl FnMut() -> bool) {
@@ -44,7 +49,12 @@ fn create_start_kill_delete() {
     assert_ne!(comm.trim(), "sleep");
 
     assert!(b.crust(&["start", "c1"]).status.success());
-    wait_until(|| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "sleep");
+    wait_until(|| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            == "sleep"
+    });
     let st = b.state("c1");
     assert_eq!(st["status"], "running");
     assert_eq!(st["pid"].as_i64().unwrap(), pid);
@@ -119,11 +129,18 @@ fn a_second_create_with_the_same_id_fails_and_keeps_the_first() {
 fn run_exits_with_the_containers_code() {
     let b = Bundle::new("exit 3");
     assert_eq!(b.run("c1").status.code(), Some(3));
-    assert_eq!(b.state_dirs(), 0, "run without --keep deletes the container");
+    assert_eq!(
+        b.state_dirs(),
+        0,
+        "run without --keep deletes the container"
+    );
     // Without a pid namespace of its own the shell is not an init, which
     // the kernel would protect from its own SIGKILL.
     let mut b = Bundle::new("kill -9 $$");
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "pid");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
     assert_eq!(b.run("c2").status.code(), Some(137));
 }
 
@@ -136,10 +153,17 @@ fn run_keep_leaves_a_stopped_container() {
 
 #[test]
 fn run_forwards_signals() {
-    let b = Bundle::new("trap 'exit 42' TERM; echo ready > /dev/shm/r; while :; do sleep 0.05; done");
+    let b =
+        Bundle::new("trap 'exit 42' TERM; echo ready > /dev/shm/r; while :; do sleep 0.05; done");
     b.write();
-    let child = b.command(&["run", "c1"]).stdout(std::process::Stdio::null()).spawn().unwrap();
-    wait_until(|| b.crust(&["state", "c1"]).status.success() && b.state("c1")["status"] == "running");
+    let child = b
+        .command(&["run", "c1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(|| {
+        b.crust(&["state", "c1"]).status.success() && b.state("c1")["status"] == "running"
+    });
     std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
@@ -154,7 +178,10 @@ fn run_forwards_signals() {
 fn pid_file_holds_the_init_pid() {
     let b = Bundle::new("exec sleep 1000");
     let pid_file = b.dir.path().join("init.pid");
-    assert!(b.crust(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"]).status.success());
+    assert!(b
+        .crust(&["create", "--pid-file", pid_file.to_str().unwrap(), "c1"])
+        .status
+        .success());
     let written: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     assert_eq!(written, b.state("c1")["pid"].as_i64().unwrap());
 }
@@ -179,7 +206,13 @@ fn kill_all_reaches_every_process() {
     let b = Bundle::new("sleep 1000 & sleep 1000 & wait");
     assert!(b.crust(&["run", "-d", "c1"]).status.success());
     let init = b.state("c1")["pid"].as_i64().unwrap();
-    wait_until(|| std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap_or_default().split_whitespace().count() == 2);
+    wait_until(|| {
+        std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+            == 2
+    });
     let children: Vec<i64> = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
         .unwrap()
         .split_whitespace()
@@ -198,11 +231,20 @@ fn list_shows_containers_in_runcs_shapes() {
     assert!(b.crust(&["run", "-d", "c2"]).status.success());
     let out = stdout(&b.crust(&["list"]));
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS") && lines[0].contains("OWNER"));
-    assert!(lines[1].starts_with("c1") && lines[1].contains("created"), "{out}");
-    assert!(lines[2].starts_with("c2") && lines[2].contains("running"), "{out}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("STATUS") && lines[0].contains("OWNER")
+    );
+    assert!(
+        lines[1].starts_with("c1") && lines[1].contains("created"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("c2") && lines[2].contains("running"),
+        "{out}"
+    );
     assert_eq!(stdout(&b.crust(&["list", "-q"])), "c1\nc2\n");
-    let json: Value = serde_json::from_str(&stdout(&b.crust(&["list", "--format", "json"]))).unwrap();
+    let json: Value =
+        serde_json::from_str(&stdout(&b.crust(&["list", "--format", "json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     assert_eq!(json[0]["owner"], "root");
     assert_valid_state(&json[1]);

@@ -6,24 +6,41 @@ use common::{stderr, Bundle};
 use serde_json::json;
 
 fn status_field(status: &str, key: &str) -> String {
-    status.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} missing")).split_whitespace().nth(1).unwrap().to_string()
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("{key} missing"))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
 }
 
 #[test]
 fn user_groups_umask_cwd_env() {
     let mut b = Bundle::new("id -u; id -g; id -G; umask; pwd; echo $FOO; echo $HOME");
-    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 63});
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 63});
     b.config["process"]["cwd"] = json!("/tmp");
-    b.config["process"]["env"].as_array_mut().unwrap().push(json!("FOO=bar baz"));
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("FOO=bar baz"));
     let out = b.output_of("c1");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1000");
     assert_eq!(lines[1], "1000");
-    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["1000", "10", "20"]);
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["1000", "10", "20"]
+    );
     assert_eq!(lines[3], "0077");
     assert_eq!(lines[4], "/tmp");
     assert_eq!(lines[5], "bar baz");
-    assert_eq!(lines[6], "/home/user", "HOME comes from the container's /etc/passwd");
+    assert_eq!(
+        lines[6], "/home/user",
+        "HOME comes from the container's /etc/passwd"
+    );
 }
 
 #[test]
@@ -41,7 +58,13 @@ fn capabilities_and_no_new_privileges() {
     let mut b = Bundle::new("cat /proc/self/status");
     b.config["process"]["noNewPrivileges"] = json!(false);
     let all = ["CAP_SYS_ADMIN", "CAP_CHOWN"];
-    for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
         b.config["process"]["capabilities"][set] = json!(all);
     }
     let status = b.output_of("c2");
@@ -61,10 +84,22 @@ fn rlimits_and_oom_score_adj() {
     ]);
     b.config["process"]["oomScoreAdj"] = json!(345);
     let out = b.output_of("c1");
-    let files = out.lines().find(|l| l.starts_with("Max open files")).unwrap();
-    assert_eq!(files.split_whitespace().collect::<Vec<_>>()[3..5], ["123", "456"]);
-    let procs = out.lines().find(|l| l.starts_with("Max processes")).unwrap();
-    assert_eq!(procs.split_whitespace().collect::<Vec<_>>()[2..4], ["77", "88"]);
+    let files = out
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        files.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["123", "456"]
+    );
+    let procs = out
+        .lines()
+        .find(|l| l.starts_with("Max processes"))
+        .unwrap();
+    assert_eq!(
+        procs.split_whitespace().collect::<Vec<_>>()[2..4],
+        ["77", "88"]
+    );
     assert_eq!(out.lines().last().unwrap(), "345");
 }
 
@@ -79,14 +114,21 @@ fn hostname_domainname_and_new_namespaces() {
     assert_eq!(lines[1], "example.org");
     for (i, ns) in ["net", "ipc", "uts", "mnt", "pid"].iter().enumerate() {
         let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
-        assert_ne!(lines[2 + i], host.to_str().unwrap(), "{ns} namespace is not new");
+        assert_ne!(
+            lines[2 + i],
+            host.to_str().unwrap(),
+            "{ns} namespace is not new"
+        );
     }
     assert_eq!(lines[7], "1", "the process is pid 1 of its pid namespace");
 }
 
 #[test]
 fn joins_a_network_namespace_by_path() {
-    let holder = std::process::Command::new("unshare").args(["--net", "sleep", "30"]).spawn().unwrap();
+    let holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let path = format!("/proc/{}/ns/net", holder.id());
     let expected = std::fs::read_link(&path).unwrap();
@@ -113,14 +155,23 @@ fn a_namespace_path_of_the_wrong_type_is_refused() {
     }
     let out = b.run("c1");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("is not a network namespace"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a network namespace"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(b.state_dirs(), 0);
 }
 
 #[test]
 fn user_namespace_with_mappings() {
-    let mut b = Bundle::new("cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user");
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    let mut b = Bundle::new(
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user",
+    );
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     // sysfs needs the network namespace to be owned by the user namespace,
@@ -128,23 +179,48 @@ fn user_namespace_with_mappings() {
     // only matters for writes.
     let out = b.output_of("c1");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"]);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
     assert_eq!(lines[2], "0");
-    assert_ne!(lines[3], std::fs::read_link("/proc/self/ns/user").unwrap().to_str().unwrap());
+    assert_ne!(
+        lines[3],
+        std::fs::read_link("/proc/self/ns/user")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
 }
 
 #[test]
 fn time_namespace_with_offsets() {
     let mut b = Bundle::new("cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime");
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
-    b.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400, "nanosecs": 0}, "monotonic": {"secs": 3600}});
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] =
+        json!({"boottime": {"secs": 86400, "nanosecs": 0}, "monotonic": {"secs": 3600}});
     let out = b.output_of("c1");
     assert!(out.contains("monotonic") && out.contains("3600"), "{out}");
     assert!(out.contains("boottime") && out.contains("86400"), "{out}");
-    let host_uptime: u64 = std::fs::read_to_string("/proc/uptime").unwrap().split('.').next().unwrap().parse().unwrap();
+    let host_uptime: u64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let inside: u64 = out.lines().last().unwrap().parse().unwrap();
-    assert!(inside >= host_uptime + 86400 - 5, "uptime {inside} vs host {host_uptime}");
+    assert!(
+        inside >= host_uptime + 86400 - 5,
+        "uptime {inside} vs host {host_uptime}"
+    );
 }
 
 #[test]
@@ -161,7 +237,12 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
         crust = common::CRUST,
         root = b.root.display()
     );
-    let out = std::process::Command::new("bash").arg("-c").arg(&script).current_dir(b.dir.path()).output().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(b.dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = common::stdout(&out);
     // ls itself opens one more descriptor for /proc/self/fd.
@@ -181,5 +262,9 @@ fn session_keyring_is_the_containers_own() {
     b.config["linux"]["maskedPaths"] = json!([]);
     let out = b.crust(&["run", "--no-new-keyring", "keyring-id-b"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!common::stdout(&out).contains("keyring-id-b"), "{}", common::stdout(&out));
+    assert!(
+        !common::stdout(&out).contains("keyring-id-b"),
+        "{}",
+        common::stdout(&out)
+    );
 }

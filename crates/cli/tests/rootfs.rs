@@ -8,11 +8,19 @@ use serde_json::json;
 
 /// The mountinfo line for `target`, split into (options, fs type, super options).
 fn mount_line(mountinfo: &str, target: &str) -> Option<String> {
-    mountinfo.lines().find(|l| l.split_whitespace().nth(4) == Some(target)).map(str::to_string)
+    mountinfo
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some(target))
+        .map(str::to_string)
 }
 
 fn mount_options(line: &str) -> Vec<String> {
-    line.split_whitespace().nth(5).unwrap().split(',').map(String::from).collect()
+    line.split_whitespace()
+        .nth(5)
+        .unwrap()
+        .split(',')
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -23,17 +31,26 @@ fn default_mounts_masks_and_readonly_root() {
     assert!(mount_options(&root).contains(&"ro".to_string()), "{root}");
     assert!(!out.contains("root-writable"));
     let dev = mount_line(&out, "/dev").unwrap();
-    assert!(dev.contains("tmpfs") && dev.contains("mode=755") && dev.contains("size=65536k"), "{dev}");
+    assert!(
+        dev.contains("tmpfs") && dev.contains("mode=755") && dev.contains("size=65536k"),
+        "{dev}"
+    );
     assert!(mount_options(&dev).contains(&"nosuid".to_string()));
     let pts = mount_line(&out, "/dev/pts").unwrap();
-    assert!(pts.contains("devpts") && pts.contains("ptmxmode=666") && pts.contains("gid=5"), "{pts}");
+    assert!(
+        pts.contains("devpts") && pts.contains("ptmxmode=666") && pts.contains("gid=5"),
+        "{pts}"
+    );
     let shm = mount_line(&out, "/dev/shm").unwrap();
     for o in ["nosuid", "nodev", "noexec"] {
         assert!(mount_options(&shm).contains(&o.to_string()), "{shm}");
     }
     assert!(mount_line(&out, "/dev/mqueue").unwrap().contains("mqueue"));
     let sys = mount_line(&out, "/sys").unwrap();
-    assert!(sys.contains("sysfs") && mount_options(&sys).contains(&"ro".to_string()), "{sys}");
+    assert!(
+        sys.contains("sysfs") && mount_options(&sys).contains(&"ro".to_string()),
+        "{sys}"
+    );
     assert!(mount_line(&out, "/sys/fs/cgroup").is_some(), "{out}");
     for p in ["/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"] {
         let l = mount_line(&out, p).unwrap_or_else(|| panic!("{p} not read-only mounted"));
@@ -44,26 +61,51 @@ fn default_mounts_masks_and_readonly_root() {
     assert!(firmware.contains("tmpfs"), "{firmware}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[lines.len() - 1], "0", "masked /sys/firmware is empty");
-    assert_eq!(lines[lines.len() - 2], "0", "masked /proc/keys reads nothing");
+    assert_eq!(
+        lines[lines.len() - 2],
+        "0",
+        "masked /proc/keys reads nothing"
+    );
 }
 
 #[test]
 fn devices_default_and_configured() {
-    let mut b = Bundle::new("ls -ln /dev | awk '{print $1, $3, $4, $5, $6, $NF}'; ls -l /dev/fd /dev/ptmx");
+    let mut b =
+        Bundle::new("ls -ln /dev | awk '{print $1, $3, $4, $5, $6, $NF}'; ls -l /dev/fd /dev/ptmx");
     b.config["linux"]["devices"] = json!([
         {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 432, "uid": 7, "gid": 8},
         {"path": "/dev/sub/loopx", "type": "b", "major": 7, "minor": 200}
     ]);
     let out = b.output_of("c1");
-    for (name, majmin) in [("null", "1, 3"), ("zero", "1, 5"), ("full", "1, 7"), ("random", "1, 8"), ("urandom", "1, 9"), ("tty", "5, 0")] {
-        let line = out.lines().find(|l| l.ends_with(&format!(" {name}"))).unwrap_or_else(|| panic!("{name}: {out}"));
-        assert!(line.starts_with("crw-rw-rw-") && line.contains(majmin), "{line}");
+    for (name, majmin) in [
+        ("null", "1, 3"),
+        ("zero", "1, 5"),
+        ("full", "1, 7"),
+        ("random", "1, 8"),
+        ("urandom", "1, 9"),
+        ("tty", "5, 0"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(
+            line.starts_with("crw-rw-rw-") && line.contains(majmin),
+            "{line}"
+        );
     }
     let fuse = out.lines().find(|l| l.ends_with(" fuse")).unwrap();
-    assert!(fuse.starts_with("crw-rw----") && fuse.contains(" 7 8 10, 229"), "{fuse}");
-    assert!(out.contains("/dev/fd -> /proc/self/fd") && out.contains("/dev/ptmx -> pts/ptmx"), "{out}");
+    assert!(
+        fuse.starts_with("crw-rw----") && fuse.contains(" 7 8 10, 229"),
+        "{fuse}"
+    );
+    assert!(
+        out.contains("/dev/fd -> /proc/self/fd") && out.contains("/dev/ptmx -> pts/ptmx"),
+        "{out}"
+    );
     let mut b = Bundle::new("ls -l /dev/sub/loopx");
-    b.config["linux"]["devices"] = json!([{"path": "/dev/sub/loopx", "type": "b", "major": 7, "minor": 200}]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/sub/loopx", "type": "b", "major": 7, "minor": 200}]);
     let out = b.output_of("c2");
     assert!(out.starts_with('b') && out.contains("7, 200"), "{out}");
 }
@@ -86,12 +128,22 @@ fn bind_mounts_with_options() {
     for o in ["ro", "nosuid", "nodev"] {
         assert!(mount_options(&data).contains(&o.to_string()), "{data}");
     }
-    assert!(out.contains("hi from host") && out.contains("single file"), "{out}");
+    assert!(
+        out.contains("hi from host") && out.contains("single file"),
+        "{out}"
+    );
     assert!(!out.contains("data-writable"));
     assert!(!host.join("new").exists());
     let scratch = mount_line(&out, "/scratch").unwrap();
-    assert!(scratch.contains("size=1024k") && scratch.contains("mode=700"), "{scratch}");
-    assert!(mount_options(&scratch).contains(&"noexec".to_string()) && mount_options(&scratch).contains(&"nosymfollow".to_string()), "{scratch}");
+    assert!(
+        scratch.contains("size=1024k") && scratch.contains("mode=700"),
+        "{scratch}"
+    );
+    assert!(
+        mount_options(&scratch).contains(&"noexec".to_string())
+            && mount_options(&scratch).contains(&"nosymfollow".to_string()),
+        "{scratch}"
+    );
 }
 
 #[test]
@@ -110,7 +162,10 @@ fn bad_mount_options_name_the_mount() {
     let out = b.run("c1");
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("mounts[7]") && err.contains("mode=notanumber") && err.contains("/x"), "{err}");
+    assert!(
+        err.contains("mounts[7]") && err.contains("mode=notanumber") && err.contains("/x"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one error line: {err}");
     assert_eq!(b.state_dirs(), 0);
 }
@@ -121,7 +176,13 @@ fn sysctls_are_written_in_the_containers_namespaces() {
     b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "2048", "net/ipv4/ip_forward": "1"});
     let out = b.output_of("c1");
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["2048", "1"]);
-    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap().trim(), "2048", "the host's value changed");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/shmmni")
+            .unwrap()
+            .trim(),
+        "2048",
+        "the host's value changed"
+    );
 }
 
 #[test]
@@ -142,7 +203,10 @@ fn rootfs_propagation_is_applied() {
     let mut b = Bundle::new("awk '$5 == \"/\"' /proc/self/mountinfo");
     b.config["linux"]["rootfsPropagation"] = json!("private");
     let out = b.output_of("c2");
-    assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
+    assert!(
+        !out.contains("shared:") && !out.contains("master:"),
+        "{out}"
+    );
 }
 
 /// A hostile image either runs (its links resolved inside the rootfs) or is
@@ -166,7 +230,11 @@ fn a_dev_symlink_cannot_reach_the_host() {
     std::os::unix::fs::symlink(victim.path(), &dev).unwrap();
     let out = b.run("c1");
     assert_contained(&out);
-    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "the host directory was written to");
+    assert_eq!(
+        std::fs::read_dir(victim.path()).unwrap().count(),
+        0,
+        "the host directory was written to"
+    );
 }
 
 /// A mount destination whose parent is a symlink climbing out of the rootfs:
@@ -176,11 +244,22 @@ fn a_mount_destination_cannot_climb_out() {
     let victim = tempfile::tempdir().unwrap();
     let mut b = Bundle::with_own_rootfs("ls -d /data/sub");
     let link = b.rootfs().join("data");
-    std::os::unix::fs::symlink(format!("../../../../../../../..{}", victim.path().display()), &link).unwrap();
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data/sub/deeper", "type": "tmpfs", "source": "tmpfs"}));
+    std::os::unix::fs::symlink(
+        format!("../../../../../../../..{}", victim.path().display()),
+        &link,
+    )
+    .unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/data/sub/deeper", "type": "tmpfs", "source": "tmpfs"}));
     let out = b.run("c1");
     assert_contained(&out);
-    assert_eq!(std::fs::read_dir(victim.path()).unwrap().count(), 0, "a directory was created on the host");
+    assert_eq!(
+        std::fs::read_dir(victim.path()).unwrap().count(),
+        0,
+        "a directory was created on the host"
+    );
 }
 
 /// `/proc` in the image is a symlink to a host-looking path: proc is
@@ -198,7 +277,10 @@ fn a_proc_symlink_cannot_redirect_sysctls() {
     b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
     let out = b.run("c1");
     assert_contained(&out);
-    assert_eq!(std::fs::read_to_string(target.join("shmmni")).unwrap(), "untouched");
+    assert_eq!(
+        std::fs::read_to_string(target.join("shmmni")).unwrap(),
+        "untouched"
+    );
 }
 
 /// `/dev/null` replaced by a symlink to a host file must not be used to mask
@@ -207,7 +289,12 @@ fn a_proc_symlink_cannot_redirect_sysctls() {
 fn a_fake_dev_null_is_not_used_for_masking() {
     let mut b = Bundle::with_own_rootfs("true");
     // No /dev tmpfs: the image's own /dev is used.
-    b.config["mounts"].as_array_mut().unwrap().retain(|m| m["destination"] != "/dev" && m["destination"] != "/dev/pts" && m["destination"] != "/dev/shm" && m["destination"] != "/dev/mqueue");
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| {
+        m["destination"] != "/dev"
+            && m["destination"] != "/dev/pts"
+            && m["destination"] != "/dev/shm"
+            && m["destination"] != "/dev/mqueue"
+    });
     b.config["linux"]["devices"] = json!([]);
     let out = b.run("warmup");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -216,8 +303,15 @@ fn a_fake_dev_null_is_not_used_for_masking() {
     std::os::unix::fs::symlink("/etc/hostname", &null).unwrap();
     // The default devices would replace the link; keep it by binding /dev.
     let dev = b.rootfs().join("dev");
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["bind"]}));
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/dev", "type": "bind", "source": dev, "options": ["bind"]}));
     let out = b.run("c1");
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not the null device"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not the null device"),
+        "{}",
+        stderr(&out)
+    );
 }

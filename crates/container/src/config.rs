@@ -16,14 +16,21 @@ pub struct Invalid {
 }
 
 fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Invalid {
-    Invalid { field: field.into(), detail: detail.into() }
+    Invalid {
+        field: field.into(),
+        detail: detail.into(),
+    }
 }
 
 /// Read `bundle/config.json`, parse it and check it.
 pub fn load(bundle: &Path) -> Result<Spec> {
     let file = bundle.join("config.json");
     let text = std::fs::read(&file).map_err(Error::io("read", &file))?;
-    parse(&text).map_err(|Invalid { field, detail }| Error::Config { file, field, detail })
+    parse(&text).map_err(|Invalid { field, detail }| Error::Config {
+        file,
+        field,
+        detail,
+    })
 }
 
 /// Parse and validate a config from its JSON text.
@@ -54,9 +61,15 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         return Err(invalid("ociVersion", "is required"));
     }
     if !version.starts_with("1.") {
-        return Err(invalid("ociVersion", format!("{version:?} is not a 1.x version of the runtime spec")));
+        return Err(invalid(
+            "ociVersion",
+            format!("{version:?} is not a 1.x version of the runtime spec"),
+        ));
     }
-    let root = spec.root().as_ref().ok_or_else(|| invalid("root", "is required"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "is required"))?;
     if root.path().as_os_str().is_empty() {
         return Err(invalid("root.path", "must not be empty"));
     }
@@ -66,29 +79,47 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
 }
 
 fn validate_process(spec: &Spec) -> Result<(), Invalid> {
-    let process = spec.process().as_ref().ok_or_else(|| invalid("process", "is required to create a container"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "is required to create a container"))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must not be empty"));
     }
     if !process.cwd().is_absolute() {
-        return Err(invalid("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
+        return Err(invalid(
+            "process.cwd",
+            format!("{:?} is not an absolute path", process.cwd()),
+        ));
     }
     let mut seen = HashSet::new();
     for (i, rl) in process.rlimits().iter().flatten().enumerate() {
         let name = rl.typ().to_string();
         if !init::is_known_rlimit(&name) {
-            return Err(invalid(format!("process.rlimits[{i}].type"), format!("unknown rlimit {name:?}")));
+            return Err(invalid(
+                format!("process.rlimits[{i}].type"),
+                format!("unknown rlimit {name:?}"),
+            ));
         }
         if !seen.insert(name.clone()) {
-            return Err(invalid(format!("process.rlimits[{i}].type"), format!("{name} is set twice")));
+            return Err(invalid(
+                format!("process.rlimits[{i}].type"),
+                format!("{name} is set twice"),
+            ));
         }
         if rl.soft() > rl.hard() {
-            return Err(invalid(format!("process.rlimits[{i}]"), "soft limit is above the hard limit"));
+            return Err(invalid(
+                format!("process.rlimits[{i}]"),
+                "soft limit is above the hard limit",
+            ));
         }
     }
     for (i, e) in process.env().iter().flatten().enumerate() {
         if !e.contains('=') {
-            return Err(invalid(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+            return Err(invalid(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not of the form KEY=value"),
+            ));
         }
     }
     Ok(())
@@ -98,54 +129,90 @@ fn validate_mounts(spec: &Spec) -> Result<(), Invalid> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let dest = m.destination();
         if !dest.is_absolute() {
-            return Err(invalid(format!("mounts[{i}].destination"), format!("{dest:?} is not an absolute path")));
+            return Err(invalid(
+                format!("mounts[{i}].destination"),
+                format!("{dest:?} is not an absolute path"),
+            ));
         }
         if m.typ().as_deref() == Some("bind") && m.source().is_none() {
-            return Err(invalid(format!("mounts[{i}].source"), "a bind mount needs a source"));
+            return Err(invalid(
+                format!("mounts[{i}].source"),
+                "a bind mount needs a source",
+            ));
         }
     }
     Ok(())
 }
 
 fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
-    let linux = spec.linux().as_ref().ok_or_else(|| invalid("linux", "is required on Linux"))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| invalid("linux", "is required on Linux"))?;
     let mut types = HashSet::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         if !types.insert(ns.typ()) {
-            return Err(invalid(format!("linux.namespaces[{i}]"), format!("namespace type {} appears twice", ns.typ())));
+            return Err(invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("namespace type {} appears twice", ns.typ()),
+            ));
         }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                return Err(invalid(format!("linux.namespaces[{i}].path"), format!("{p:?} is not an absolute path")));
+                return Err(invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{p:?} is not an absolute path"),
+                ));
             }
         }
     }
     let has = |t| types.contains(&t);
     if !has(LinuxNamespaceType::Mount) {
-        return Err(invalid("linux.namespaces", "a mount namespace is required to set up the rootfs"));
+        return Err(invalid(
+            "linux.namespaces",
+            "a mount namespace is required to set up the rootfs",
+        ));
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(invalid("hostname", "setting the hostname needs a uts namespace"));
+        return Err(invalid(
+            "hostname",
+            "setting the hostname needs a uts namespace",
+        ));
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(invalid("domainname", "setting the domainname needs a uts namespace"));
+        return Err(invalid(
+            "domainname",
+            "setting the domainname needs a uts namespace",
+        ));
     }
     validate_user_namespace(spec, has(LinuxNamespaceType::User))?;
     if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
-        return Err(invalid("linux.timeOffsets", "time offsets need a time namespace"));
+        return Err(invalid(
+            "linux.timeOffsets",
+            "time offsets need a time namespace",
+        ));
     }
     for (key, _) in linux.sysctl().iter().flatten() {
         validate_sysctl(key, &types)?;
     }
     for (i, d) in linux.devices().iter().flatten().enumerate() {
         if !d.path().is_absolute() {
-            return Err(invalid(format!("linux.devices[{i}].path"), format!("{:?} is not an absolute path", d.path())));
+            return Err(invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not an absolute path", d.path()),
+            ));
         }
     }
-    for (field, paths) in [("maskedPaths", linux.masked_paths()), ("readonlyPaths", linux.readonly_paths())] {
+    for (field, paths) in [
+        ("maskedPaths", linux.masked_paths()),
+        ("readonlyPaths", linux.readonly_paths()),
+    ] {
         for (i, p) in paths.iter().flatten().enumerate() {
             if !Path::new(p).is_absolute() {
-                return Err(invalid(format!("linux.{field}[{i}]"), format!("{p:?} is not an absolute path")));
+                return Err(invalid(
+                    format!("linux.{field}[{i}]"),
+                    format!("{p:?} is not an absolute path"),
+                ));
             }
         }
     }
@@ -154,18 +221,28 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
 
 fn validate_user_namespace(spec: &Spec, userns: bool) -> Result<(), Invalid> {
     let linux = spec.linux().as_ref();
-    let uid_maps = linux.and_then(|l| l.uid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
-    let gid_maps = linux.and_then(|l| l.gid_mappings().as_ref()).is_some_and(|m| !m.is_empty());
+    let uid_maps = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .is_some_and(|m| !m.is_empty());
+    let gid_maps = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .is_some_and(|m| !m.is_empty());
     let joined = linux
         .and_then(|l| l.namespaces().as_ref())
         .into_iter()
         .flatten()
         .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_some());
     if (uid_maps || gid_maps) && !userns {
-        return Err(invalid("linux.uidMappings", "id mappings need a user namespace"));
+        return Err(invalid(
+            "linux.uidMappings",
+            "id mappings need a user namespace",
+        ));
     }
     if userns && !joined && !(uid_maps && gid_maps) {
-        return Err(invalid("linux.uidMappings", "a new user namespace needs both uidMappings and gidMappings"));
+        return Err(invalid(
+            "linux.uidMappings",
+            "a new user namespace needs both uidMappings and gidMappings",
+        ));
     }
     Ok(())
 }
@@ -178,7 +255,9 @@ fn validate_sysctl(key: &str, types: &HashSet<LinuxNamespaceType>) -> Result<(),
         return Err(invalid(field, "not a valid sysctl name"));
     }
     let key = key.replace('/', ".");
-    let needs = if key.starts_with("kernel.msg") || key.starts_with("kernel.sem") || key.starts_with("kernel.shm")
+    let needs = if key.starts_with("kernel.msg")
+        || key.starts_with("kernel.sem")
+        || key.starts_with("kernel.shm")
         || key.starts_with("fs.mqueue.")
     {
         Some(LinuxNamespaceType::Ipc)
@@ -191,14 +270,24 @@ fn validate_sysctl(key: &str, types: &HashSet<LinuxNamespaceType>) -> Result<(),
     };
     match needs {
         Some(ns) if types.contains(&ns) => Ok(()),
-        Some(ns) => Err(invalid(field, format!("needs a {ns} namespace of the container's own"))),
-        None => Err(invalid(field, "is not namespaced: writing it would change the host")),
+        Some(ns) => Err(invalid(
+            field,
+            format!("needs a {ns} namespace of the container's own"),
+        )),
+        None => Err(invalid(
+            field,
+            "is not namespaced: writing it would change the host",
+        )),
     }
 }
 
 /// The absolute path of the rootfs: `root.path` relative to the bundle.
 pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
-    let root = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+    let root = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
     if root.is_absolute() {
         root
     } else {
@@ -223,21 +312,63 @@ mod tests {
         with(|_| {}).unwrap();
     }
 
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
     #[test]
     fn errors_name_the_field() {
-        let cases: Vec<(Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
-            (Box::new(|v| v["process"]["args"] = serde_json::json!([])), "process.args"),
-            (Box::new(|v| v["process"]["args"] = serde_json::json!("sh")), "process.args"),
-            (Box::new(|v| v["process"]["user"]["uid"] = serde_json::json!(-1)), "process.user.uid"),
-            (Box::new(|v| v["process"]["cwd"] = serde_json::json!("relative")), "process.cwd"),
-            (Box::new(|v| v["mounts"][1]["destination"] = serde_json::json!("dev")), "mounts[1].destination"),
-            (Box::new(|v| v["linux"]["namespaces"][0]["type"] = serde_json::json!("bogus")), "linux.namespaces[0].type"),
-            (Box::new(|v| v["linux"]["namespaces"][1]["type"] = serde_json::json!("pid")), "linux.namespaces[1]"),
-            (Box::new(|v| v["ociVersion"] = serde_json::json!("")), "ociVersion"),
-            (Box::new(|v| v["ociVersion"] = serde_json::json!("2.0.0")), "ociVersion"),
-            (Box::new(|v| v["process"]["rlimits"][0]["type"] = serde_json::json!("RLIMIT_BOGUS")), "process.rlimits[0].type"),
-            (Box::new(|v| v["process"]["rlimits"][0]["soft"] = serde_json::json!(4096)), "process.rlimits[0]"),
-            (Box::new(|v| v["linux"]["sysctl"] = serde_json::json!({"kernel.core_pattern": "x"})), "linux.sysctl[\"kernel.core_pattern\"]"),
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|v| v["process"]["args"] = serde_json::json!([])),
+                "process.args",
+            ),
+            (
+                Box::new(|v| v["process"]["args"] = serde_json::json!("sh")),
+                "process.args",
+            ),
+            (
+                Box::new(|v| v["process"]["user"]["uid"] = serde_json::json!(-1)),
+                "process.user.uid",
+            ),
+            (
+                Box::new(|v| v["process"]["cwd"] = serde_json::json!("relative")),
+                "process.cwd",
+            ),
+            (
+                Box::new(|v| v["mounts"][1]["destination"] = serde_json::json!("dev")),
+                "mounts[1].destination",
+            ),
+            (
+                Box::new(|v| v["linux"]["namespaces"][0]["type"] = serde_json::json!("bogus")),
+                "linux.namespaces[0].type",
+            ),
+            (
+                Box::new(|v| v["linux"]["namespaces"][1]["type"] = serde_json::json!("pid")),
+                "linux.namespaces[1]",
+            ),
+            (
+                Box::new(|v| v["ociVersion"] = serde_json::json!("")),
+                "ociVersion",
+            ),
+            (
+                Box::new(|v| v["ociVersion"] = serde_json::json!("2.0.0")),
+                "ociVersion",
+            ),
+            (
+                Box::new(|v| {
+                    v["process"]["rlimits"][0]["type"] = serde_json::json!("RLIMIT_BOGUS")
+                }),
+                "process.rlimits[0].type",
+            ),
+            (
+                Box::new(|v| v["process"]["rlimits"][0]["soft"] = serde_json::json!(4096)),
+                "process.rlimits[0]",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["sysctl"] = serde_json::json!({"kernel.core_pattern": "x"})
+                }),
+                "linux.sysctl[\"kernel.core_pattern\"]",
+            ),
             (
                 Box::new(|v| {
                     v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
@@ -246,11 +377,26 @@ mod tests {
                 }),
                 "linux.sysctl[\"net.ipv4.ip_forward\"]",
             ),
-            (Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])), "hostname"),
-            (Box::new(|v| v["linux"]["uidMappings"] = serde_json::json!([{"containerID":0,"hostID":0,"size":1}])), "linux.uidMappings"),
-            (Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type":"pid"}])), "linux.namespaces"),
+            (
+                Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}])),
+                "hostname",
+            ),
+            (
+                Box::new(|v| {
+                    v["linux"]["uidMappings"] =
+                        serde_json::json!([{"containerID":0,"hostID":0,"size":1}])
+                }),
+                "linux.uidMappings",
+            ),
+            (
+                Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type":"pid"}])),
+                "linux.namespaces",
+            ),
             (Box::new(|v| v["root"] = serde_json::Value::Null), "root"),
-            (Box::new(|v| v["linux"]["maskedPaths"][0] = serde_json::json!("proc/kcore")), "linux.maskedPaths[0]"),
+            (
+                Box::new(|v| v["linux"]["maskedPaths"][0] = serde_json::json!("proc/kcore")),
+                "linux.maskedPaths[0]",
+            ),
         ];
         for (edit, field) in cases {
             let err = with(edit).expect_err(field);
@@ -268,7 +414,8 @@ mod tests {
     #[test]
     fn namespaced_sysctls_are_accepted() {
         with(|v| {
-            v["linux"]["sysctl"] = serde_json::json!({"kernel.shmmax": "1000", "kernel/msgmax": "8192"});
+            v["linux"]["sysctl"] =
+                serde_json::json!({"kernel.shmmax": "1000", "kernel/msgmax": "8192"});
         })
         .unwrap();
     }

@@ -32,9 +32,15 @@ pub struct Created {
 }
 
 pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
-    let bundle = std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
+    let bundle =
+        std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
     let spec = config::load(&bundle)?;
-    if spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+    {
         return Err(Error::Unsupported(
             "process.terminal: terminals are not supported yet; set it to false".into(),
         ));
@@ -101,9 +107,9 @@ fn create_in(
         state.init_start_time = t;
         dir.save(&state).ok()
     });
-    let written = recorded.ok_or_else(|| Error::InitDied("it exited right after setup".into())).and_then(|()| {
-        opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid))
-    });
+    let written = recorded
+        .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
+        .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)));
     if let Err(e) = written {
         spawn::kill_and_reap(&init.pidfd);
         return Err(e);
@@ -131,7 +137,9 @@ fn open_exec_fifo(dir: &StateDir) -> Result<std::os::fd::OwnedFd> {
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     std::fs::write(&tmp, pid.to_string()).map_err(Error::io("write pid file", &tmp))?;
     std::fs::rename(&tmp, path).map_err(Error::io("write pid file", path))

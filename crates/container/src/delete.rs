@@ -8,7 +8,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::error::{Error, Result};
 use crate::kill::open_init;
-use crate::state::{Status, StateDir};
+use crate::state::{StateDir, Status};
 
 /// How long a killed init may take to die before delete gives up.
 const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,23 +32,35 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Status::Created => kill_and_wait(&state, id)?,
         Status::Running | Status::Creating if force => kill_and_wait(&state, id)?,
         status => {
-            return Err(Error::WrongState { action: "delete", id: id.into(), status: format!("{status} (use --force)") })
+            return Err(Error::WrongState {
+                action: "delete",
+                id: id.into(),
+                status: format!("{status} (use --force)"),
+            })
         }
     }
     dir.remove()
 }
 
 fn kill_and_wait(state: &crate::state::State, id: &str) -> Result<()> {
-    let Some(init) = open_init(state) else { return Ok(()) };
+    let Some(init) = open_init(state) else {
+        return Ok(());
+    };
     match sys::signal::pidfd_send(&init, libc::SIGKILL) {
         Ok(()) | Err(rustix::io::Errno::SRCH) => {}
         Err(e) => return Err(Error::sys(format!("kill container {id:?}"))(e)),
     }
     // A pidfd polls readable once the process has exited, whoever reaps it.
     let mut fds = [PollFd::new(&init, PollFlags::IN)];
-    let timeout = Timespec { tv_sec: DEATH_TIMEOUT.as_secs() as i64, tv_nsec: 0 };
+    let timeout = Timespec {
+        tv_sec: DEATH_TIMEOUT.as_secs() as i64,
+        tv_nsec: 0,
+    };
     match rustix::event::poll(&mut fds, Some(&timeout)) {
-        Ok(0) => Err(Error::DidNotDie { id: id.into(), after: DEATH_TIMEOUT }),
+        Ok(0) => Err(Error::DidNotDie {
+            id: id.into(),
+            after: DEATH_TIMEOUT,
+        }),
         Ok(_) => Ok(()),
         Err(e) => Err(Error::sys(format!("wait for container {id:?} to die"))(e)),
     }

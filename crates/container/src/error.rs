@@ -14,11 +14,22 @@ pub enum Error {
     #[error("container {0:?} does not exist")]
     NotFound(String),
     #[error("{file:?}: {field}: {detail}")]
-    Config { file: PathBuf, field: String, detail: String },
+    Config {
+        file: PathBuf,
+        field: String,
+        detail: String,
+    },
     #[error("{op} {path:?}: {cause}")]
-    Io { op: &'static str, path: PathBuf, cause: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("{op}: {errno}")]
-    Sys { op: String, errno: init::error::Errno },
+    Sys {
+        op: String,
+        errno: init::error::Errno,
+    },
     #[error("container init: {0}")]
     Init(InitError),
     #[error("container init: {0}")]
@@ -26,7 +37,11 @@ pub enum Error {
     #[error("container init exited before it was set up ({0})")]
     InitDied(String),
     #[error("cannot {action} container {id:?}: it is {status}")]
-    WrongState { action: &'static str, id: String, status: String },
+    WrongState {
+        action: &'static str,
+        id: String,
+        status: String,
+    },
     #[error("container {id:?} is not running")]
     NotRunning { id: String },
     #[error("invalid signal {0:?}")]
@@ -34,20 +49,33 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
     #[error("container {id:?} did not die within {after:?} of SIGKILL")]
-    DidNotDie { id: String, after: std::time::Duration },
+    DidNotDie {
+        id: String,
+        after: std::time::Duration,
+    },
     #[error("state of container {id:?} in {path:?} is unreadable: {detail}")]
-    CorruptState { id: String, path: PathBuf, detail: String },
+    CorruptState {
+        id: String,
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl Error {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |cause| Error::Io { op, path, cause }
     }
 
     pub(crate) fn sys(op: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> Error {
         let op = op.into();
-        move |e| Error::Sys { op, errno: e.into() }
+        move |e| Error::Sys {
+            op,
+            errno: e.into(),
+        }
     }
 }
 

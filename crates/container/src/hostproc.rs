@@ -12,13 +12,20 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Write `data` to `/proc/<pid>/<file>` (`pid` may be `self`).
 pub(crate) fn write(pid: &str, file: &str, data: &str) -> Result<()> {
     let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-    let fd = rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-        .map_err(Error::sys(format!("open {path:?}")))?;
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(Error::sys(format!("open {path:?}")))?;
     let sfs = rustix::fs::fstatfs(&fd).map_err(Error::sys(format!("fstatfs {path:?}")))?;
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
     if sfs.f_type as i64 != PROC_SUPER_MAGIC {
-        return Err(Error::Unsupported(format!("{path:?} is not on a procfs; refusing to write to it")));
+        return Err(Error::Unsupported(format!(
+            "{path:?} is not on a procfs; refusing to write to it"
+        )));
     }
-    rustix::io::write(&fd, data.as_bytes()).map_err(Error::sys(format!("write {data:?} to {path:?}")))?;
+    rustix::io::write(&fd, data.as_bytes())
+        .map_err(Error::sys(format!("write {data:?} to {path:?}")))?;
     Ok(())
 }

@@ -8,7 +8,12 @@ pub const MAX_ID_LEN: usize = 1024;
 /// Accept what runc accepts: letters, digits, `_`, `+`, `-`, `.`, not
 /// `.` or `..`, not empty, not too long.
 pub fn validate(id: &str) -> Result<()> {
-    let fail = |reason| Err(Error::InvalidId { id: id.to_string(), reason });
+    let fail = |reason| {
+        Err(Error::InvalidId {
+            id: id.to_string(),
+            reason,
+        })
+    };
     if id.is_empty() {
         return fail("it is empty");
     }
@@ -18,7 +23,10 @@ pub fn validate(id: &str) -> Result<()> {
     if id == "." || id == ".." {
         return fail("it names a directory");
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b)) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b))
+    {
         return fail("only letters, digits, '_', '+', '-' and '.' are allowed");
     }
     Ok(())
@@ -30,15 +38,35 @@ mod tests {
 
     #[test]
     fn good_ids() {
-        for id in ["a", "abc-123", "x.y_z+w", "0123456789abcdef", &"a".repeat(MAX_ID_LEN)] {
+        for id in [
+            "a",
+            "abc-123",
+            "x.y_z+w",
+            "0123456789abcdef",
+            &"a".repeat(MAX_ID_LEN),
+        ] {
             assert!(validate(id).is_ok(), "{id}");
         }
     }
 
     #[test]
     fn bad_ids() {
-        for id in ["", ".", "..", "a/b", "../x", "/abs", "a b", "a\0b", "ü", &"a".repeat(MAX_ID_LEN + 1)] {
-            assert!(matches!(validate(id), Err(Error::InvalidId { .. })), "{id:?}");
+        for id in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "/abs",
+            "a b",
+            "a\0b",
+            "ü",
+            &"a".repeat(MAX_ID_LEN + 1),
+        ] {
+            assert!(
+                matches!(validate(id), Err(Error::InvalidId { .. })),
+                "{id:?}"
+            );
         }
     }
 }

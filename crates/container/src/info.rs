@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::state::{self, Status, StateDir};
+use crate::state::{self, StateDir, Status};
 
 /// runtime.md's state, plus runc's `created` and `owner`.
 #[derive(Debug, Clone, Serialize)]
@@ -48,11 +48,17 @@ pub fn list(root: &Path) -> Result<Vec<ContainerState>> {
 fn describe(dir: &StateDir) -> Result<ContainerState> {
     let st = dir.load()?;
     let status = dir.status(&st);
-    let owner = std::fs::metadata(&dir.path).map(|m| user_name(m.uid())).unwrap_or_default();
+    let owner = std::fs::metadata(&dir.path)
+        .map(|m| user_name(m.uid()))
+        .unwrap_or_default();
     Ok(ContainerState {
         oci_version: st.oci_version,
         id: st.id,
-        pid: if matches!(status, Status::Stopped) { 0 } else { st.pid.unwrap_or(0) },
+        pid: if matches!(status, Status::Stopped) {
+            0
+        } else {
+            st.pid.unwrap_or(0)
+        },
         status: status.to_string(),
         bundle: st.bundle,
         rootfs: st.rootfs,

@@ -8,7 +8,7 @@ use rustix::process::{Pid, PidfdFlags};
 
 use crate::error::{Error, Result};
 use crate::procinfo;
-use crate::state::{State, Status, StateDir};
+use crate::state::{State, StateDir, Status};
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
@@ -37,17 +37,27 @@ pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {
 /// Every other process whose pid namespace is the init's.
 fn signal_namespace(state: &State, signal: i32) {
     let Some(init) = state.pid else { return };
-    let ns_of = |pid: &str| std::fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        (m.dev(), m.ino())
-    });
-    let Some(target) = ns_of(&init.to_string()) else { return };
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let ns_of = |pid: &str| {
+        std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+    };
+    let Some(target) = ns_of(&init.to_string()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for pid in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok()) {
         if pid == init || ns_of(&pid.to_string()) != Some(target) {
             continue;
         }
-        let Some(fd) = Pid::from_raw(pid).and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok()) else {
+        let Some(fd) = Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
+        else {
             continue;
         };
         // The process may have exited meanwhile; that is not an error.

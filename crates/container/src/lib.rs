@@ -14,8 +14,8 @@ mod namespaces;
 mod procinfo;
 mod run;
 pub mod signal;
-pub mod spec;
 mod spawn;
+pub mod spec;
 mod start;
 pub mod state;
 

@@ -47,16 +47,33 @@ fn kinds(t: LinuxNamespaceType) -> (LinkNameSpaceType, &'static str) {
 }
 
 fn field_error(i: usize, detail: String) -> Error {
-    Error::Config { file: "config.json".into(), field: format!("linux.namespaces[{i}]"), detail }
+    Error::Config {
+        file: "config.json".into(),
+        field: format!("linux.namespaces[{i}]"),
+        detail,
+    }
 }
 
 /// Open `path` and check it is a namespace of type `kind`.
-fn open_namespace(i: usize, path: &Path, kind: LinkNameSpaceType, name: &'static str) -> Result<init::Join> {
+fn open_namespace(
+    i: usize,
+    path: &Path,
+    kind: LinkNameSpaceType,
+    name: &'static str,
+) -> Result<init::Join> {
     let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| field_error(i, format!("open {path:?}: {}", init::error::Errno::from(e))))?;
     match sys::ns::namespace_type(&fd) {
-        Ok(t) if t as u32 == kind as u32 => Ok(init::Join { kind, name, path: path.to_path_buf(), fd }),
-        Ok(_) => Err(field_error(i, format!("{path:?} is not a {name} namespace"))),
+        Ok(t) if t as u32 == kind as u32 => Ok(init::Join {
+            kind,
+            name,
+            path: path.to_path_buf(),
+            fd,
+        }),
+        Ok(_) => Err(field_error(
+            i,
+            format!("{path:?} is not a {name} namespace"),
+        )),
         Err(_) => Err(field_error(i, format!("{path:?} is not a namespace file"))),
     }
 }
@@ -73,7 +90,12 @@ impl Plan {
             own_pid: false,
         };
         let linux = spec.linux().as_ref();
-        for (i, ns) in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten().enumerate() {
+        for (i, ns) in linux
+            .and_then(|l| l.namespaces().as_ref())
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let (kind, name) = kinds(ns.typ());
             match (ns.path(), ns.typ()) {
                 (Some(path), LinuxNamespaceType::Pid | LinuxNamespaceType::Time) => {
@@ -121,11 +143,19 @@ impl Plan {
     /// returned guard restores the parent's own when dropped, right after
     /// the fork.
     pub(crate) fn enter_for_children(&self) -> Result<ForChildren> {
-        let mut guard = ForChildren { restore: Vec::new() };
+        let mut guard = ForChildren {
+            restore: Vec::new(),
+        };
         for j in &self.for_children {
             guard.save(j.kind)?;
-            rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&j.fd), Some(j.kind))
-                .map_err(Error::sys(format!("join {} namespace {:?}", j.name, j.path)))?;
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&j.fd),
+                Some(j.kind),
+            )
+            .map_err(Error::sys(format!(
+                "join {} namespace {:?}",
+                j.name, j.path
+            )))?;
         }
         if let Some(offsets) = &self.new_time {
             guard.save(LinkNameSpaceType::Time)?;
@@ -140,11 +170,20 @@ impl Plan {
 
 /// `linux.timeOffsets` in the format of `/proc/PID/timens_offsets`.
 fn time_offsets(spec: &Spec) -> String {
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
     let mut lines: Vec<String> = offsets
         .into_iter()
         .flatten()
-        .map(|(clock, o)| format!("{clock} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+        .map(|(clock, o)| {
+            format!(
+                "{clock} {} {}\n",
+                o.secs().unwrap_or(0),
+                o.nanosecs().unwrap_or(0)
+            )
+        })
         .collect();
     lines.sort();
     lines.concat()
@@ -171,7 +210,9 @@ impl ForChildren {
 impl Drop for ForChildren {
     fn drop(&mut self) {
         for (fd, kind) in self.restore.drain(..).rev() {
-            if let Err(e) = rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&fd), Some(kind)) {
+            if let Err(e) =
+                rustix::thread::move_into_link_name_space(std::os::fd::AsFd::as_fd(&fd), Some(kind))
+            {
                 log::warn!("restore the runtime's own {kind:?} namespace: {e}");
             }
         }

@@ -31,7 +31,8 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
 mod tests {
     use super::*;
 
-    const STAT: &str = "1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
+    const STAT: &str =
+        "1234 (my (odd) cmd) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
 
     #[test]
     fn start_time_survives_odd_names() {

@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 /// is a signalfd for the signals this process has blocked.
 pub fn wait_forwarding_signals(pidfd: &OwnedFd, signals: &OwnedFd) -> Result<i32> {
     loop {
-        let mut fds = [PollFd::new(signals, PollFlags::IN), PollFd::new(pidfd, PollFlags::IN)];
+        let mut fds = [
+            PollFd::new(signals, PollFlags::IN),
+            PollFd::new(pidfd, PollFlags::IN),
+        ];
         match rustix::event::poll(&mut fds, None) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(Error::sys("poll for signals and the container's exit")(e)),

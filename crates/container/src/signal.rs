@@ -46,7 +46,11 @@ const SIGRTMAX: i32 = 64;
 pub fn parse(raw: &str) -> Result<i32> {
     let bad = || Error::UnknownSignal(raw.to_string());
     if let Ok(n) = raw.parse::<i32>() {
-        return if (1..=SIGRTMAX).contains(&n) { Ok(n) } else { Err(bad()) };
+        return if (1..=SIGRTMAX).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
     }
     let upper = raw.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);

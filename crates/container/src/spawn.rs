@@ -40,7 +40,8 @@ pub struct Spawned {
 pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Result<Spawned> {
     let plan = Plan::from_spec(spec)?;
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
-    let session_keyring = (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
+    let session_keyring =
+        (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
@@ -66,7 +67,11 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Resul
     drop(for_children);
     drop(child);
     drop(start_fifo);
-    let spawned = Spawned { pid, pidfd, own_pid_namespace: plan.own_pid };
+    let spawned = Spawned {
+        pid,
+        pidfd,
+        own_pid_namespace: plan.own_pid,
+    };
     match handshake(spec, &plan, &parent, pid) {
         Ok(()) => Ok(spawned),
         Err(e) => {
@@ -91,22 +96,30 @@ fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, pid: Pid) -> Result<()
     match channel.recv() {
         Ok(Message::Ready) => Ok(()),
         Ok(Message::Failed(e)) => Err(Error::Init(e)),
-        Ok(Message::Proceed) => Err(Error::InitDied("it sent Proceed, which only the runtime sends".into())),
+        Ok(Message::Proceed) => Err(Error::InitDied(
+            "it sent Proceed, which only the runtime sends".into(),
+        )),
         Err(init::ChannelError::Closed) => Err(Error::InitDied("no message from it".into())),
         Err(e) => Err(Error::Channel(e)),
     }
 }
 
 fn format_map(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
 }
 
 /// Written by the parent, which holds the host privileges the kernel checks
 /// for multi-range maps, while the child waits for `Proceed`.
 fn write_id_maps(spec: &Spec, pid: &str) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let uid = linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default();
-    let gid = linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().as_deref())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().as_deref())
+        .unwrap_or_default();
     hostproc::write(pid, "uid_map", &format_map(uid))?;
     hostproc::write(pid, "gid_map", &format_map(gid))
 }
@@ -115,7 +128,10 @@ fn write_id_maps(spec: &Spec, pid: &str) -> Result<()> {
 /// leaves neither a process nor a zombie.
 pub(crate) fn kill_and_reap(pidfd: &OwnedFd) {
     let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
-    let _ = rustix::process::waitid(WaitId::PidFd(std::os::fd::AsFd::as_fd(pidfd)), WaitIdOptions::EXITED);
+    let _ = rustix::process::waitid(
+        WaitId::PidFd(std::os::fd::AsFd::as_fd(pidfd)),
+        WaitIdOptions::EXITED,
+    );
 }
 
 #[cfg(test)]

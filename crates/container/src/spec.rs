@@ -8,7 +8,8 @@ use crate::DEFAULT_CONFIG;
 /// The default config as JSON. `rootless` maps the given host ids to root
 /// in a user namespace and drops what needs host privileges, as runc does.
 pub fn default_spec(rootless: Option<(u32, u32)>) -> Value {
-    let mut spec: Value = serde_json::from_str(DEFAULT_CONFIG).expect("the built-in config is valid JSON");
+    let mut spec: Value =
+        serde_json::from_str(DEFAULT_CONFIG).expect("the built-in config is valid JSON");
     if let Some((uid, gid)) = rootless {
         make_rootless(&mut spec, uid, gid);
     }
@@ -36,10 +37,18 @@ fn make_rootless(spec: &mut Value, uid: u32, gid: u32) {
             _ => {}
         }
     }
-    let Some(old) = spec["linux"].as_object_mut().map(std::mem::take) else { return };
+    let Some(old) = spec["linux"].as_object_mut().map(std::mem::take) else {
+        return;
+    };
     let mut linux = Map::new();
-    linux.insert("uidMappings".into(), json!([{"containerID": 0, "hostID": uid, "size": 1}]));
-    linux.insert("gidMappings".into(), json!([{"containerID": 0, "hostID": gid, "size": 1}]));
+    linux.insert(
+        "uidMappings".into(),
+        json!([{"containerID": 0, "hostID": uid, "size": 1}]),
+    );
+    linux.insert(
+        "gidMappings".into(),
+        json!([{"containerID": 0, "hostID": gid, "size": 1}]),
+    );
     for (k, mut v) in old {
         match k.as_str() {
             // Device cgroup rules need cgroup privileges rootless lacks.
@@ -72,8 +81,12 @@ mod tests {
         let spec = default_spec(Some((1000, 1001)));
         assert_eq!(spec["linux"]["uidMappings"][0]["hostID"], 1000);
         assert_eq!(spec["linux"]["gidMappings"][0]["hostID"], 1001);
-        let ns: Vec<&str> =
-            spec["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        let ns: Vec<&str> = spec["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
         assert_eq!(ns, ["pid", "ipc", "uts", "mount", "user"]);
         assert!(spec["linux"].get("resources").is_none());
         let keys: Vec<&String> = spec["linux"].as_object().unwrap().keys().collect();

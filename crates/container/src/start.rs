@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::state::{Status, StateDir};
+use crate::state::{StateDir, Status};
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
@@ -13,7 +13,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let state = dir.load()?;
     match dir.status(&state) {
         Status::Created => release(&dir),
-        status => Err(Error::WrongState { action: "start", id: id.into(), status: status.to_string() }),
+        status => Err(Error::WrongState {
+            action: "start",
+            id: id.into(),
+            status: status.to_string(),
+        }),
     }
 }
 
@@ -30,6 +34,7 @@ pub fn release(dir: &StateDir) -> Result<()> {
             Some(libc::ENXIO) => Error::InitDied("it is no longer waiting to start".into()),
             _ => Error::io("open exec fifo", &path)(e),
         })?;
-    fifo.write_all(b"0").map_err(Error::io("write exec fifo", &path))?;
+    fifo.write_all(b"0")
+        .map_err(Error::io("write exec fifo", &path))?;
     std::fs::remove_file(&path).map_err(Error::io("remove exec fifo", &path))
 }

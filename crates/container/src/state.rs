@@ -82,7 +82,9 @@ impl StateDir {
         let path = root.join(id);
         match std::fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(id.into()))
+            }
             Err(e) => return Err(Error::io("create state directory", &path)(e)),
         }
         let dir = Self::open_at(root, id)?;
@@ -106,7 +108,11 @@ impl StateDir {
                 std::io::ErrorKind::NotFound => Error::NotFound(id.into()),
                 _ => Error::io("open state directory", &path)(e),
             })?;
-        Ok(StateDir { id: id.to_string(), path, dir })
+        Ok(StateDir {
+            id: id.to_string(),
+            path,
+            dir,
+        })
     }
 
     /// Take the exclusive lock: commands that change a container never
@@ -124,7 +130,9 @@ impl StateDir {
     /// through a descriptor of its own: flock on our own descriptor would
     /// convert a lock we hold instead of testing it.
     fn is_locked_by_other(&self) -> bool {
-        let Ok(probe) = File::open(&self.path) else { return false };
+        let Ok(probe) = File::open(&self.path) else {
+            return false;
+        };
         matches!(
             rustix::fs::flock(&probe, FlockOperation::NonBlockingLockShared),
             Err(rustix::io::Errno::WOULDBLOCK)
@@ -193,7 +201,11 @@ impl StateDir {
 /// The state root is created 0700 on first use; a root that exists but is
 /// not a directory is an error.
 pub fn ensure_root(root: &Path) -> Result<()> {
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(root) {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+    {
         Ok(()) => Ok(()),
         Err(e) => Err(Error::io("create state root", root)(e)),
     }
@@ -240,11 +252,22 @@ mod tests {
         let dir = StateDir::create(root.path(), "c1").unwrap();
         let st = sample("c1");
         dir.save(&st).unwrap();
-        assert_eq!(StateDir::open(root.path(), "c1").unwrap().load().unwrap(), st);
+        assert_eq!(
+            StateDir::open(root.path(), "c1").unwrap().load().unwrap(),
+            st
+        );
         let mode = std::fs::metadata(&dir.path).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o700);
-        let file_mode = std::fs::metadata(dir.path.join(STATE_FILE)).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&file_mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700
+        );
+        let file_mode = std::fs::metadata(dir.path.join(STATE_FILE))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&file_mode) & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -252,7 +275,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = StateDir::create(root.path(), "c1").unwrap();
         dir.save(&sample("c1")).unwrap();
-        assert!(matches!(StateDir::create(root.path(), "c1"), Err(Error::Exists(_))));
+        assert!(matches!(
+            StateDir::create(root.path(), "c1"),
+            Err(Error::Exists(_))
+        ));
         assert_eq!(dir.load().unwrap().id, "c1");
     }
 
@@ -273,7 +299,10 @@ mod tests {
     fn creating_until_the_creator_lets_go() {
         let root = tempfile::tempdir().unwrap();
         let creator = StateDir::create(root.path(), "c1").unwrap();
-        let st = State { pid: None, ..sample("c1") };
+        let st = State {
+            pid: None,
+            ..sample("c1")
+        };
         creator.save(&st).unwrap();
         let observer = StateDir::open(root.path(), "c1").unwrap();
         assert_eq!(observer.status(&st), Status::Creating);
@@ -293,7 +322,13 @@ mod tests {
     #[test]
     fn unknown_and_invalid_ids() {
         let root = tempfile::tempdir().unwrap();
-        assert!(matches!(StateDir::open(root.path(), "nope"), Err(Error::NotFound(_))));
-        assert!(matches!(StateDir::open(root.path(), "../etc"), Err(Error::InvalidId { .. })));
+        assert!(matches!(
+            StateDir::open(root.path(), "nope"),
+            Err(Error::NotFound(_))
+        ));
+        assert!(matches!(
+            StateDir::open(root.path(), "../etc"),
+            Err(Error::InvalidId { .. })
+        ));
     }
 }

@@ -47,7 +47,10 @@ const NAMES: [&str; 41] = [
 
 /// The number of a capability named as in the spec (`CAP_SYS_ADMIN`).
 pub fn number(name: &str) -> Option<u32> {
-    NAMES.iter().position(|n| *n == name).and_then(|i| u32::try_from(i).ok())
+    NAMES
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|i| u32::try_from(i).ok())
 }
 
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`),

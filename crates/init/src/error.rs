@@ -42,7 +42,11 @@ pub enum InitError {
     #[error("talk to the runtime: {detail}")]
     Channel { detail: String },
     #[error("join {kind} namespace {path:?} (linux.namespaces): {errno}")]
-    JoinNamespace { kind: String, path: PathBuf, errno: Errno },
+    JoinNamespace {
+        kind: String,
+        path: PathBuf,
+        errno: Errno,
+    },
     #[error("become root in the new user namespace: {errno}")]
     UserNamespaceRoot { errno: Errno },
     #[error("set hostname: {errno}")]
@@ -51,9 +55,18 @@ pub enum InitError {
     Domainname { errno: Errno },
     /// A path inside the rootfs could not be resolved, created or opened.
     #[error("{field}: {op} {path:?} in the rootfs: {detail}")]
-    InRoot { field: String, op: String, path: PathBuf, detail: String, errno: Errno },
+    InRoot {
+        field: String,
+        op: String,
+        path: PathBuf,
+        detail: String,
+        errno: Errno,
+    },
     /// One step of mounting `field` (e.g. `mounts[3]`) failed.
-    #[error("{field}: mount {kind} {source_path:?} on {destination:?}: {op}: {errno}{}", hint_suffix(hint))]
+    #[error(
+        "{field}: mount {kind} {source_path:?} on {destination:?}: {op}: {errno}{}",
+        hint_suffix(hint)
+    )]
     Mount {
         field: String,
         kind: String,
@@ -70,7 +83,11 @@ pub enum InitError {
     #[error("{path:?} is not a procfs file ({why}); refusing to write to it")]
     NotProcfs { path: PathBuf, why: String },
     #[error("linux.sysctl[{key:?}]: write {value:?}: {errno}")]
-    Sysctl { key: String, value: String, errno: Errno },
+    Sysctl {
+        key: String,
+        value: String,
+        errno: Errno,
+    },
     #[error("process.user: {op}: {errno}")]
     Credentials { op: String, errno: Errno },
     #[error("process.capabilities: {op}: {errno}")]
@@ -89,7 +106,12 @@ pub enum InitError {
 
 impl InitError {
     /// A syscall on a path inside the rootfs failed.
-    pub(crate) fn in_root(field: &str, op: &str, path: &std::path::Path, e: rustix::io::Errno) -> Self {
+    pub(crate) fn in_root(
+        field: &str,
+        op: &str,
+        path: &std::path::Path,
+        e: rustix::io::Errno,
+    ) -> Self {
         InitError::InRoot {
             field: field.to_string(),
             op: op.to_string(),

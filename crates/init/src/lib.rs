@@ -84,19 +84,30 @@ pub fn run(init: Init<'_>) -> ! {
 fn close_inherited(init: &Init<'_>) -> Result<(), rustix::io::Errno> {
     use std::os::fd::{AsFd, AsRawFd};
     let preserved = (3..3 + init.preserve_fds).filter_map(|fd| i32::try_from(fd).ok());
-    let keep: Vec<i32> = [init.channel.as_fd().as_raw_fd(), init.start_fifo.as_raw_fd()]
-        .into_iter()
-        .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
-        .chain(preserved)
-        .collect();
+    let keep: Vec<i32> = [
+        init.channel.as_fd().as_raw_fd(),
+        init.start_fifo.as_raw_fd(),
+    ]
+    .into_iter()
+    .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
+    .chain(preserved)
+    .collect();
     sys::fd::close_all_except(&keep)
 }
 
 fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
     match init.channel.recv() {
         Ok(Message::Proceed) => {}
-        Ok(other) => return Err(InitError::Channel { detail: format!("expected Proceed, got {other:?}") }),
-        Err(e) => return Err(InitError::Channel { detail: e.to_string() }),
+        Ok(other) => {
+            return Err(InitError::Channel {
+                detail: format!("expected Proceed, got {other:?}"),
+            })
+        }
+        Err(e) => {
+            return Err(InitError::Channel {
+                detail: e.to_string(),
+            })
+        }
     }
     // Nodes and directories get exactly the modes the config names.
     rustix::process::umask(Mode::empty());
@@ -116,23 +127,31 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
         cgroupns: init.cgroupns,
         no_pivot: init.no_pivot,
     })?;
-    let proc = init.spec.process().as_ref().ok_or_else(|| InitError::Config {
-        field: "process".into(),
-        detail: "is required to start a container".into(),
-    })?;
+    let proc = init
+        .spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitError::Config {
+            field: "process".into(),
+            detail: "is required to start a container".into(),
+        })?;
     become_process(proc)?;
     let exe = process::executable(proc)?;
-    sys::fd::cloexec_from(3 + init.preserve_fds)
-        .map_err(|e| InitError::Process { op: "mark inherited descriptors close-on-exec".into(), errno: e.into() })?;
+    sys::fd::cloexec_from(3 + init.preserve_fds).map_err(|e| InitError::Process {
+        op: "mark inherited descriptors close-on-exec".into(),
+        errno: e.into(),
+    })?;
     Ok(exe)
 }
 
 fn set_names(spec: &Spec) -> Result<(), InitError> {
     if let Some(name) = spec.hostname() {
-        rustix::system::sethostname(name.as_bytes()).map_err(|e| InitError::Hostname { errno: e.into() })?;
+        rustix::system::sethostname(name.as_bytes())
+            .map_err(|e| InitError::Hostname { errno: e.into() })?;
     }
     if let Some(name) = spec.domainname() {
-        rustix::system::setdomainname(name.as_bytes()).map_err(|e| InitError::Domainname { errno: e.into() })?;
+        rustix::system::setdomainname(name.as_bytes())
+            .map_err(|e| InitError::Domainname { errno: e.into() })?;
     }
     Ok(())
 }
@@ -142,9 +161,14 @@ fn set_names(spec: &Spec) -> Result<(), InitError> {
 /// (ENOSYS) are tolerated, as in runc.
 fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
     const POSSESSOR_AND_USER_ALL: u32 = 0x3f3f_0000;
-    let err = |e: rustix::io::Errno| InitError::Process { op: "join a new session keyring".into(), errno: e.into() };
+    let err = |e: rustix::io::Errno| InitError::Process {
+        op: "join a new session keyring".into(),
+        errno: e.into(),
+    };
     match sys::keyring::join_session_keyring(name) {
-        Ok(serial) => sys::keyring::set_key_permissions(serial, POSSESSOR_AND_USER_ALL).map_err(err),
+        Ok(serial) => {
+            sys::keyring::set_key_permissions(serial, POSSESSOR_AND_USER_ALL).map_err(err)
+        }
         Err(rustix::io::Errno::NOSYS) => Ok(()),
         Err(e) => Err(err(e)),
     }
@@ -160,8 +184,10 @@ fn become_process(proc: &oci_spec::runtime::Process) -> Result<(), InitError> {
     process::set_user(proc)?;
     process::apply_caps(&caps)?;
     if proc.no_new_privileges().unwrap_or(false) {
-        rustix::thread::set_no_new_privs(true)
-            .map_err(|e| InitError::Process { op: "process.noNewPrivileges: prctl".into(), errno: e.into() })?;
+        rustix::thread::set_no_new_privs(true).map_err(|e| InitError::Process {
+            op: "process.noNewPrivileges: prctl".into(),
+            errno: e.into(),
+        })?;
     }
     process::enter_cwd(proc.cwd())
 }

@@ -26,7 +26,10 @@ pub struct Attrs {
 
 impl Default for Attrs {
     fn default() -> Self {
-        Attrs { set: NONE, clear: NONE }
+        Attrs {
+            set: NONE,
+            clear: NONE,
+        }
     }
 }
 
@@ -117,7 +120,11 @@ fn propagation_option(name: &str) -> Option<Propagation> {
 }
 
 fn sb_flag(name: &str) -> Option<&'static str> {
-    ["sync", "dirsync", "lazytime", "mand", "silent", "acl", "iversion"].into_iter().find(|f| *f == name)
+    [
+        "sync", "dirsync", "lazytime", "mand", "silent", "acl", "iversion",
+    ]
+    .into_iter()
+    .find(|f| *f == name)
 }
 
 /// Options that undo a superblock flag: the new mount API starts without
@@ -180,7 +187,13 @@ mod tests {
         let o = parse(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
         assert_eq!(o.attrs.set, MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME);
         assert_eq!(o.attrs.clear, MOUNT_ATTR__ATIME);
-        assert_eq!(o.data, vec![("mode".into(), Some("755".into())), ("size".into(), Some("65536k".into()))]);
+        assert_eq!(
+            o.data,
+            vec![
+                ("mode".into(), Some("755".into())),
+                ("size".into(), Some("65536k".into()))
+            ]
+        );
         assert_eq!(o.bind, None);
     }
 
@@ -195,7 +208,10 @@ mod tests {
     fn recursive_attributes_are_separate() {
         let o = parse(&["rbind", "rro", "rnosymfollow", "nodev"]);
         assert_eq!(o.bind, Some(Bind::Recursive));
-        assert_eq!(o.recursive_attrs.set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSYMFOLLOW);
+        assert_eq!(
+            o.recursive_attrs.set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSYMFOLLOW
+        );
         assert_eq!(o.attrs.set, MOUNT_ATTR_NODEV);
     }
 
@@ -207,10 +223,29 @@ mod tests {
 
     #[test]
     fn propagation_and_flags() {
-        let o = parse(&["rslave", "sync", "lazytime", "nolazytime", "newinstance", "gid=5"]);
-        assert_eq!(o.propagation, Some(Propagation { flag: libc::MS_SLAVE, recursive: true }));
+        let o = parse(&[
+            "rslave",
+            "sync",
+            "lazytime",
+            "nolazytime",
+            "newinstance",
+            "gid=5",
+        ]);
+        assert_eq!(
+            o.propagation,
+            Some(Propagation {
+                flag: libc::MS_SLAVE,
+                recursive: true
+            })
+        );
         assert_eq!(o.sb_flags, vec!["sync"]);
-        assert_eq!(o.data, vec![("newinstance".into(), None), ("gid".into(), Some("5".into()))]);
+        assert_eq!(
+            o.data,
+            vec![
+                ("newinstance".into(), None),
+                ("gid".into(), Some("5".into()))
+            ]
+        );
     }
 
     #[test]

@@ -25,12 +25,17 @@ impl Join {
 /// Join every namespace, the user namespace first: joining it grants the
 /// capabilities needed to join the others it owns.
 pub(crate) fn join_all(joins: &[Join]) -> Result<(), InitError> {
-    let user_first = joins.iter().filter(|j| j.is_user()).chain(joins.iter().filter(|j| !j.is_user()));
+    let user_first = joins
+        .iter()
+        .filter(|j| j.is_user())
+        .chain(joins.iter().filter(|j| !j.is_user()));
     for j in user_first {
-        rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(j.kind)).map_err(|e| InitError::JoinNamespace {
-            kind: j.name.to_string(),
-            path: j.path.clone(),
-            errno: e.into(),
+        rustix::thread::move_into_link_name_space(j.fd.as_fd(), Some(j.kind)).map_err(|e| {
+            InitError::JoinNamespace {
+                kind: j.name.to_string(),
+                path: j.path.clone(),
+                errno: e.into(),
+            }
         })?;
     }
     Ok(())

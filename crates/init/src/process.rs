@@ -28,12 +28,21 @@ pub(crate) fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<(), InitError> {
             field: "process.rlimits".into(),
             detail: format!("unknown rlimit {name:?}"),
         })?;
-        let value = libc::rlimit { rlim_cur: rl.soft(), rlim_max: rl.hard() };
-        rustix::process::setrlimit(resource, rustix::process::Rlimit {
-            current: Some(value.rlim_cur).filter(|v| *v != libc::RLIM_INFINITY),
-            maximum: Some(value.rlim_max).filter(|v| *v != libc::RLIM_INFINITY),
-        })
-        .map_err(|e| InitError::Rlimit { kind: name.clone(), errno: e.into() })?;
+        let value = libc::rlimit {
+            rlim_cur: rl.soft(),
+            rlim_max: rl.hard(),
+        };
+        rustix::process::setrlimit(
+            resource,
+            rustix::process::Rlimit {
+                current: Some(value.rlim_cur).filter(|v| *v != libc::RLIM_INFINITY),
+                maximum: Some(value.rlim_max).filter(|v| *v != libc::RLIM_INFINITY),
+            },
+        )
+        .map_err(|e| InitError::Rlimit {
+            kind: name.clone(),
+            errno: e.into(),
+        })?;
     }
     Ok(())
 }
@@ -61,7 +70,9 @@ fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
     })
 }
 
-fn cap_set(caps: Option<&std::collections::HashSet<Capability>>) -> Result<CapabilitySet, InitError> {
+fn cap_set(
+    caps: Option<&std::collections::HashSet<Capability>>,
+) -> Result<CapabilitySet, InitError> {
     let mut set = CapabilitySet::empty();
     for cap in caps.into_iter().flatten() {
         let name = format!("CAP_{cap}");
@@ -99,7 +110,10 @@ impl CapSets {
 }
 
 fn cap_error(op: &str, e: rustix::io::Errno) -> InitError {
-    InitError::Capabilities { op: op.to_string(), errno: e.into() }
+    InitError::Capabilities {
+        op: op.to_string(),
+        errno: e.into(),
+    }
 }
 
 /// Drop every capability outside the bounding set. Done while still fully
@@ -121,16 +135,29 @@ pub(crate) fn drop_bounding(caps: &CapSets) -> Result<(), InitError> {
 /// written by the privileged parent (`/proc/PID/setgroups` stays "allow").
 pub(crate) fn set_user(process: &Process) -> Result<(), InitError> {
     let user = process.user();
-    let err = |op: String| move |e: rustix::io::Errno| InitError::Credentials { op, errno: e.into() };
+    let err = |op: String| {
+        move |e: rustix::io::Errno| InitError::Credentials {
+            op,
+            errno: e.into(),
+        }
+    };
     rustix::thread::set_keep_capabilities(true).map_err(err("prctl(PR_SET_KEEPCAPS)".into()))?;
-    let groups: Vec<rustix::process::Gid> =
-        user.additional_gids().iter().flatten().map(|g| rustix::process::Gid::from_raw(*g)).collect();
-    rustix::thread::set_thread_groups(&groups).map_err(err(format!("setgroups {:?}", user.additional_gids())))?;
+    let groups: Vec<rustix::process::Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| rustix::process::Gid::from_raw(*g))
+        .collect();
+    rustix::thread::set_thread_groups(&groups)
+        .map_err(err(format!("setgroups {:?}", user.additional_gids())))?;
     let gid = rustix::process::Gid::from_raw(user.gid());
-    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(err(format!("setresgid {}", user.gid())))?;
+    rustix::thread::set_thread_res_gid(gid, gid, gid)
+        .map_err(err(format!("setresgid {}", user.gid())))?;
     let uid = rustix::process::Uid::from_raw(user.uid());
-    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(err(format!("setresuid {}", user.uid())))?;
-    rustix::thread::set_keep_capabilities(false).map_err(err("prctl(PR_SET_KEEPCAPS, 0)".into()))?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid)
+        .map_err(err(format!("setresuid {}", user.uid())))?;
+    rustix::thread::set_keep_capabilities(false)
+        .map_err(err("prctl(PR_SET_KEEPCAPS, 0)".into()))?;
     rustix::process::umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
     Ok(())
 }
@@ -140,7 +167,8 @@ pub(crate) fn set_user(process: &Process) -> Result<(), InitError> {
 /// raise (one not also permitted and inheritable) is skipped.
 pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
     rustix::thread::set_capabilities(None, caps.sets).map_err(|e| cap_error("capset", e))?;
-    rustix::thread::clear_ambient_capability_set().map_err(|e| cap_error("clear the ambient set", e))?;
+    rustix::thread::clear_ambient_capability_set()
+        .map_err(|e| cap_error("clear the ambient set", e))?;
     for n in 0..=caps::last_cap() {
         let cap = CapabilitySet::from_bits_retain(1u64 << n);
         if caps.ambient.contains(cap) {
@@ -153,7 +181,10 @@ pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
 /// Change to `process.cwd` as the container user: after the pivot, so the
 /// path can only name a directory inside the container.
 pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
-    rustix::process::chdir(cwd).map_err(|e| InitError::Cwd { path: cwd.to_path_buf(), errno: e.into() })
+    rustix::process::chdir(cwd).map_err(|e| InitError::Cwd {
+        path: cwd.to_path_buf(),
+        errno: e.into(),
+    })
 }
 
 /// Resolve `process.args[0]` through the `PATH` of `process.env`, as
@@ -171,30 +202,48 @@ pub(crate) fn executable(process: &Process) -> Result<Executable, InitError> {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
     let cstring = |s: &[u8], field: &str| {
-        CString::new(s).map_err(|_| InitError::Config { field: field.into(), detail: "contains a NUL byte".into() })
+        CString::new(s).map_err(|_| InitError::Config {
+            field: field.into(),
+            detail: "contains a NUL byte".into(),
+        })
     };
     Ok(Executable {
         path: cstring(path.as_os_str().as_bytes(), "process.args[0]")?,
-        args: args.iter().map(|a| cstring(a.as_bytes(), "process.args")).collect::<Result<_, _>>()?,
-        env: env.iter().map(|e| cstring(e.as_bytes(), "process.env")).collect::<Result<_, _>>()?,
+        args: args
+            .iter()
+            .map(|a| cstring(a.as_bytes(), "process.args"))
+            .collect::<Result<_, _>>()?,
+        env: env
+            .iter()
+            .map(|e| cstring(e.as_bytes(), "process.env"))
+            .collect::<Result<_, _>>()?,
     })
 }
 
 fn lookup(name: &str, env: &[String]) -> Result<PathBuf, InitError> {
-    let exec_error = |path: &Path, e: rustix::io::Errno| InitError::Exec { path: path.to_path_buf(), errno: e.into() };
+    let exec_error = |path: &Path, e: rustix::io::Errno| InitError::Exec {
+        path: path.to_path_buf(),
+        errno: e.into(),
+    };
     if name.contains('/') {
         let path = PathBuf::from(name);
         check_executable(&path).map_err(|e| exec_error(&path, e))?;
         return Ok(path);
     }
-    let search = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    let search = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
     for dir in search.split(':') {
         let candidate = Path::new(if dir.is_empty() { "." } else { dir }).join(name);
         if check_executable(&candidate).is_ok() {
             return Ok(candidate);
         }
     }
-    Err(InitError::NotInPath { name: name.to_string() })
+    Err(InitError::NotInPath {
+        name: name.to_string(),
+    })
 }
 
 /// A regular file this process may execute.
@@ -237,7 +286,9 @@ mod tests {
     #[test]
     fn capability_display_matches_spec_names() {
         let set: std::collections::HashSet<Capability> =
-            [Capability::NetBindService, Capability::SysAdmin].into_iter().collect();
+            [Capability::NetBindService, Capability::SysAdmin]
+                .into_iter()
+                .collect();
         let bits = cap_set(Some(&set)).unwrap();
         assert_eq!(bits.bits(), (1 << 10) | (1 << 21));
     }
@@ -246,7 +297,13 @@ mod tests {
     fn lookup_uses_path_from_env() {
         let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
         assert!(lookup("sh", &env).unwrap().ends_with("sh"));
-        assert!(matches!(lookup("no-such-binary-crust", &env), Err(InitError::NotInPath { .. })));
-        assert!(matches!(lookup("/no/such/file", &env), Err(InitError::Exec { .. })));
+        assert!(matches!(
+            lookup("no-such-binary-crust", &env),
+            Err(InitError::NotInPath { .. })
+        ));
+        assert!(matches!(
+            lookup("/no/such/file", &env),
+            Err(InitError::Exec { .. })
+        ));
     }
 }

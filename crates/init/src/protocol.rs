@@ -55,7 +55,10 @@ pub enum ChannelError {
     #[error("socketpair: {0}")]
     Socketpair(rustix::io::Errno),
     #[error("send {what}: {errno}")]
-    Send { what: &'static str, errno: rustix::io::Errno },
+    Send {
+        what: &'static str,
+        errno: rustix::io::Errno,
+    },
     #[error("receive: {0}")]
     Receive(rustix::io::Errno),
     #[error("the peer closed the channel without a message")]
@@ -120,10 +123,15 @@ mod tests {
         let (a, b) = Channel::pair().unwrap();
         a.send(&Message::Proceed).unwrap();
         assert!(matches!(b.recv().unwrap(), Message::Proceed));
-        let err = InitError::Hostname { errno: Errno(libc::EPERM) };
+        let err = InitError::Hostname {
+            errno: Errno(libc::EPERM),
+        };
         b.send(&Message::Failed(err)).unwrap();
         match a.recv().unwrap() {
-            Message::Failed(e) => assert_eq!(e.to_string(), "set hostname: Operation not permitted (os error 1)"),
+            Message::Failed(e) => assert_eq!(
+                e.to_string(),
+                "set hostname: Operation not permitted (os error 1)"
+            ),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -59,16 +59,25 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errn
     // fork(2). The runtime is single-threaded when it calls this (documented
     // contract above), so the child inherits no lock held by another thread.
     let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
     };
     match ret {
-        -1 => Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))),
+        -1 => Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        )),
         0 => Ok(Forked::Child),
         pid => {
             // SAFETY: the kernel stored a new, owned pidfd in `pidfd` because
             // CLONE_PIDFD was set and the call succeeded.
             let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-            let pid = i32::try_from(pid).ok().and_then(Pid::from_raw).ok_or(Errno::INVAL)?;
+            let pid = i32::try_from(pid)
+                .ok()
+                .and_then(Pid::from_raw)
+                .ok_or(Errno::INVAL)?;
             Ok(Forked::Parent { pid, pidfd })
         }
     }

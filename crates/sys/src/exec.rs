@@ -15,7 +15,11 @@ pub fn execve(path: &CStr, args: &[CString], env: &[CString]) -> Errno {
 }
 
 fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
-    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// End the process now, without running exit handlers or flushing the

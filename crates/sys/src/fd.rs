@@ -8,11 +8,20 @@ use rustix::io::Errno;
 pub fn cloexec_from(first: u32) -> Result<(), Errno> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
     // descriptors; it closes nothing and touches no memory.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if ret == 0 {
         Ok(())
     } else {
-        Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)))
+        Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
     }
 }
 
@@ -20,7 +29,11 @@ pub fn cloexec_from(first: u32) -> Result<(), Errno> {
 /// nothing the runtime held (a state-directory lock, a log file) lives on in
 /// the container's init.
 pub fn close_all_except(keep: &[std::os::fd::RawFd]) -> Result<(), Errno> {
-    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd > 2).collect();
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
     keep.sort_unstable();
     let mut first = 3u32;
     for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
@@ -41,6 +54,8 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     if ret == 0 {
         Ok(())
     } else {
-        Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)))
+        Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
     }
 }

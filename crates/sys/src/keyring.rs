@@ -16,7 +16,8 @@ fn last_errno() -> Errno {
 pub fn join_session_keyring(name: &CStr) -> Result<i32, Errno> {
     // SAFETY: KEYCTL_JOIN_SESSION_KEYRING reads one C string argument,
     // which `name` provides for the duration of the call.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     if ret < 0 {
         return Err(last_errno());
     }

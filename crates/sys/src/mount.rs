@@ -18,7 +18,12 @@ pub struct MountAttr {
 
 /// Change the attributes of the mount at `dirfd` (the fd itself when `path`
 /// is empty), and of every mount below it when `recursive`.
-pub fn mount_setattr(dirfd: impl AsFd, path: &CStr, recursive: bool, attr: &MountAttr) -> Result<(), Errno> {
+pub fn mount_setattr(
+    dirfd: impl AsFd,
+    path: &CStr,
+    recursive: bool,
+    attr: &MountAttr,
+) -> Result<(), Errno> {
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
@@ -38,6 +43,8 @@ pub fn mount_setattr(dirfd: impl AsFd, path: &CStr, recursive: bool, attr: &Moun
     if ret == 0 {
         Ok(())
     } else {
-        Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)))
+        Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
     }
 }

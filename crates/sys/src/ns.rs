@@ -14,7 +14,9 @@ pub fn namespace_type(fd: impl AsFd) -> Result<i32, Errno> {
     // descriptor that is not an nsfs file it fails without side effects.
     let ret = unsafe { libc::ioctl(fd.as_fd().as_raw_fd(), NS_GET_NSTYPE) };
     if ret < 0 {
-        return Err(Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)));
+        return Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
     }
     Ok(ret)
 }

@@ -87,7 +87,13 @@ pub fn pidfd_send(pidfd: impl std::os::fd::AsFd, sig: i32) -> Result<(), Errno> 
     // SAFETY: pidfd_send_signal with a NULL siginfo and no flags reads no
     // user memory; an invalid signal number is rejected with EINVAL.
     let ret = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_fd().as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
     };
     if ret != 0 {
         return Err(last_errno());

@@ -34,7 +34,12 @@ pub struct CreateFlags {
 }
 
 impl CreateFlags {
-    pub fn create(&self, g: &Global, id: &str, sigmask: sys::signal::SigMask) -> anyhow::Result<container::Created> {
+    pub fn create(
+        &self,
+        g: &Global,
+        id: &str,
+        sigmask: sys::signal::SigMask,
+    ) -> anyhow::Result<container::Created> {
         super::refuse_systemd_cgroup(g)?;
         if let Some(socket) = &self.console_socket {
             log::debug!("console socket {socket:?} is used only with process.terminal");

@@ -38,7 +38,9 @@ impl Args {
 /// Columns as runc's tabwriter lays them out: at least 12 wide, 3 spaces
 /// of padding.
 fn table(all: &[ContainerState]) -> String {
-    let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec();
+    let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        .map(String::from)
+        .to_vec();
     let rows: Vec<Vec<String>> = std::iter::once(header)
         .chain(all.iter().map(|c| {
             vec![
@@ -51,12 +53,22 @@ fn table(all: &[ContainerState]) -> String {
             ]
         }))
         .collect();
-    let widths: Vec<usize> =
-        (0..6).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(9) + 3).collect();
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(9) + 3)
+        .collect();
     rows.iter()
         .map(|r| {
-            let cells: Vec<String> =
-                r.iter().enumerate().map(|(i, c)| if i < 5 { format!("{c:<w$}", w = widths[i]) } else { c.clone() }).collect();
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i < 5 {
+                        format!("{c:<w$}", w = widths[i])
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
             cells.concat() + "\n"
         })
         .collect()

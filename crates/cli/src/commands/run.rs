@@ -38,7 +38,8 @@ impl Args {
             }
         };
         let Some(signals) = signals else {
-            sys::signal::restore(&mask).map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
+            sys::signal::restore(&mask)
+                .map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
             return Ok(0);
         };
         let code = container::wait_forwarding_signals(&created.init.pidfd, &signals)?;

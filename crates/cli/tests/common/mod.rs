@@ -45,14 +45,19 @@ pub fn make_rootfs(dir: &Path) {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
     std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nuser:x:1000:1000:user:/home/user:/bin/sh\n").unwrap();
-    std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n").unwrap();
+    std::fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n",
+    )
+    .unwrap();
 }
 
 /// One shared read-only rootfs for tests that do not change it.
 pub fn shared_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rootfs-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("rootfs-{}", std::process::id()));
         make_rootfs(&dir);
         dir
     })
@@ -71,9 +76,20 @@ impl Bundle {
     pub fn new(script: &str) -> Bundle {
         require_root();
         let dir = TempDir::new().unwrap();
-        let out = Command::new(CRUST).arg("spec").arg("--bundle").arg(dir.path()).output().unwrap();
-        assert!(out.status.success(), "crust spec: {}", String::from_utf8_lossy(&out.stderr));
-        let mut config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        let out = Command::new(CRUST)
+            .arg("spec")
+            .arg("--bundle")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "crust spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(["sh", "-c", script]);
         config["root"]["path"] = json!(shared_rootfs());
@@ -93,11 +109,19 @@ impl Bundle {
 
     pub fn rootfs(&self) -> PathBuf {
         let p = PathBuf::from(self.config["root"]["path"].as_str().unwrap());
-        if p.is_absolute() { p } else { self.dir.path().join(p) }
+        if p.is_absolute() {
+            p
+        } else {
+            self.dir.path().join(p)
+        }
     }
 
     pub fn write(&self) {
-        std::fs::write(self.dir.path().join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// `crust --root <state> ARGS…` in the bundle directory. Its output
@@ -113,12 +137,20 @@ impl Bundle {
             .stderr(err.try_clone().unwrap())
             .status()
             .unwrap();
-        Output { status, stdout: read_all(out), stderr: read_all(err) }
+        Output {
+            status,
+            stdout: read_all(out),
+            stderr: read_all(err),
+        }
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(CRUST);
-        c.arg("--root").arg(&self.root).args(args).current_dir(self.dir.path()).stdin(Stdio::null());
+        c.arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
         c
     }
 
@@ -131,13 +163,20 @@ impl Bundle {
     /// exit.
     pub fn output_of(&self, id: &str) -> String {
         let out = self.run(id);
-        assert!(out.status.success(), "crust run failed ({:?}): {}", out.status, stderr(&out));
+        assert!(
+            out.status.success(),
+            "crust run failed ({:?}): {}",
+            out.status,
+            stderr(&out)
+        );
         stdout(&out)
     }
 
     /// The number of container directories under the state root.
     pub fn state_dirs(&self) -> usize {
-        std::fs::read_dir(&self.root).map(|d| d.count()).unwrap_or(0)
+        std::fs::read_dir(&self.root)
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     pub fn state(&self, id: &str) -> Value {

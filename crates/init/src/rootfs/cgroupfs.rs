@@ -10,7 +10,7 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{CWD, StatFs};
+use rustix::fs::{StatFs, CWD};
 use rustix::mount::OpenTreeFlags;
 
 use super::mounts::{attach, new_filesystem, set_attrs, Entry};
@@ -45,17 +45,30 @@ fn parse_proc_cgroup(text: &str) -> Vec<Hierarchy> {
         .filter_map(|line| {
             let mut parts = line.splitn(3, ':');
             let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-            Some(Hierarchy { controllers: controllers.to_string(), path: path.to_string() })
+            Some(Hierarchy {
+                controllers: controllers.to_string(),
+                path: path.to_string(),
+            })
         })
         .collect()
 }
 
-pub(super) fn mount(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), InitError> {
-    let statfs: StatFs = rustix::fs::statfs(HOST_CGROUP_ROOT).map_err(|e| entry.error("statfs /sys/fs/cgroup", e))?;
+pub(super) fn mount(
+    rootfs: &Rootfs,
+    entry: &Entry<'_>,
+    opts: &MountOptions,
+) -> Result<(), InitError> {
+    let statfs: StatFs = rustix::fs::statfs(HOST_CGROUP_ROOT)
+        .map_err(|e| entry.error("statfs /sys/fs/cgroup", e))?;
     let cgroupns = rootfs.cgroupns;
     let hierarchies = std::fs::read_to_string("/proc/self/cgroup")
         .map(|t| parse_proc_cgroup(&t))
-        .map_err(|e| entry.error("read /proc/self/cgroup", rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO)))?;
+        .map_err(|e| {
+            entry.error(
+                "read /proc/self/cgroup",
+                rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
+            )
+        })?;
     #[allow(clippy::unnecessary_cast)] // f_type is i64 on x86_64 but not everywhere
     if statfs.f_type as i64 == CGROUP2_SUPER_MAGIC {
         let unified = hierarchies.iter().find(|h| h.controllers.is_empty());
@@ -75,10 +88,20 @@ fn mount_v1_layout(
     cgroupns: bool,
     hierarchies: &[Hierarchy],
 ) -> Result<(), InitError> {
-    let mut tmpfs_opts = MountOptions { attrs: opts.attrs, ..MountOptions::default() };
-    tmpfs_opts.attrs.set.remove(rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY);
+    let mut tmpfs_opts = MountOptions {
+        attrs: opts.attrs,
+        ..MountOptions::default()
+    };
+    tmpfs_opts
+        .attrs
+        .set
+        .remove(rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY);
     tmpfs_opts.data.push(("mode".into(), Some("755".into())));
-    let tmpfs_entry = Entry { kind: "tmpfs", source: "tmpfs", ..clone_entry(entry) };
+    let tmpfs_entry = Entry {
+        kind: "tmpfs",
+        source: "tmpfs",
+        ..clone_entry(entry)
+    };
     let tmpfs = new_filesystem(&tmpfs_entry, "tmpfs", &tmpfs_opts)?;
     let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
     attach(entry, &tmpfs, &target, opts)?;
@@ -89,16 +112,25 @@ fn mount_v1_layout(
         }
         let mnt = hierarchy_mount(entry, opts, cgroupns, Some(h), &host_dir)?;
         let dest = entry.destination.join(h.dir_name());
-        let sub = Entry { destination: &dest, ..clone_entry(entry) };
+        let sub = Entry {
+            destination: &dest,
+            ..clone_entry(entry)
+        };
         let target = rootfs.mkdir_all(&entry.field, &dest)?;
         attach(&sub, &mnt, &target, opts)?;
         link_comounted(rootfs, entry, h)?;
     }
-    set_attrs(&tmpfs, &opts.attrs, false).map_err(|e| entry.error("make the cgroup tmpfs read-only", e))
+    set_attrs(&tmpfs, &opts.attrs, false)
+        .map_err(|e| entry.error("make the cgroup tmpfs read-only", e))
 }
 
 fn clone_entry<'a>(e: &Entry<'a>) -> Entry<'a> {
-    Entry { field: e.field.clone(), kind: e.kind, source: e.source, destination: e.destination }
+    Entry {
+        field: e.field.clone(),
+        kind: e.kind,
+        source: e.source,
+        destination: e.destination,
+    }
 }
 
 /// `cpu,cpuacct` is mounted once and reached as `cpu` and `cpuacct` too.
@@ -110,7 +142,10 @@ fn link_comounted(rootfs: &Rootfs, entry: &Entry<'_>, h: &Hierarchy) -> Result<(
         let link = entry.destination.join(name);
         rootfs
             .root
-            .create(&link, &pathrs::InodeType::Symlink(PathBuf::from(h.dir_name())))
+            .create(
+                &link,
+                &pathrs::InodeType::Symlink(PathBuf::from(h.dir_name())),
+            )
             .map_err(|e| rootfs.in_root_error(&entry.field, "symlink", &link, e))?;
     }
     Ok(())
@@ -127,7 +162,10 @@ fn hierarchy_mount(
 ) -> Result<OwnedFd, InitError> {
     let v2 = h.is_none_or(|h| h.controllers.is_empty());
     if cgroupns {
-        let mut fs_opts = MountOptions { attrs: opts.attrs, ..MountOptions::default() };
+        let mut fs_opts = MountOptions {
+            attrs: opts.attrs,
+            ..MountOptions::default()
+        };
         if let Some(h) = h.filter(|_| !v2) {
             for c in h.controllers.split(',') {
                 fs_opts.data.push(match c.split_once('=') {
@@ -137,13 +175,21 @@ fn hierarchy_mount(
             }
         }
         let kind = if v2 { "cgroup2" } else { "cgroup" };
-        let sub = Entry { kind, source: "cgroup", ..clone_entry(entry) };
+        let sub = Entry {
+            kind,
+            source: "cgroup",
+            ..clone_entry(entry)
+        };
         return new_filesystem(&sub, kind, &fs_opts);
     }
     let rel = h.map(|h| h.path.trim_start_matches('/')).unwrap_or("");
     let source = host_dir.as_ref().join(rel);
-    let tree = rustix::mount::open_tree(CWD, &source, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
-        .map_err(|e| entry.error(format!("open_tree {source:?}"), e))?;
+    let tree = rustix::mount::open_tree(
+        CWD,
+        &source,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(|e| entry.error(format!("open_tree {source:?}"), e))?;
     set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
     Ok(tree)
 }
@@ -154,7 +200,8 @@ mod tests {
 
     #[test]
     fn parses_hybrid_proc_cgroup() {
-        let text = "12:pids:/user.slice\n3:cpu,cpuacct:/\n1:name=systemd:/init.scope\n0::/init.scope\n";
+        let text =
+            "12:pids:/user.slice\n3:cpu,cpuacct:/\n1:name=systemd:/init.scope\n0::/init.scope\n";
         let hs = parse_proc_cgroup(text);
         assert_eq!(hs.len(), 4);
         assert_eq!(hs[1].dir_name(), "cpu,cpuacct");

@@ -48,7 +48,10 @@ pub(super) fn setup(rootfs: &Rootfs, spec: &Spec) -> Result<(), InitError> {
     let dev_is_bound = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/dev")
             && (m.typ().as_deref() == Some("bind")
-                || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind"))
+                || m.options()
+                    .iter()
+                    .flatten()
+                    .any(|o| o == "bind" || o == "rbind"))
     });
     if dev_is_bound {
         return Ok(());
@@ -108,8 +111,14 @@ fn create(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
         Err(e) => return Err(err("unlink", e)),
     }
     let dev = rustix::fs::makedev(node.major, node.minor);
-    rustix::fs::mknodat(&parent, &name, node.kind, Mode::from_bits_truncate(node.mode), dev)
-        .map_err(|e| err("mknod", e))?;
+    rustix::fs::mknodat(
+        &parent,
+        &name,
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        dev,
+    )
+    .map_err(|e| err("mknod", e))?;
     rustix::fs::chownat(
         &parent,
         &name,
@@ -124,16 +133,28 @@ fn create(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
 /// empty file.
 fn bind_from_host(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
     let err = |op: &str, e| InitError::in_root(&node.field, op, node.path, e);
-    let tree = rustix::mount::open_tree(CWD, node.path, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
-        .map_err(|e| err("open_tree the host device", e))?;
+    let tree = rustix::mount::open_tree(
+        CWD,
+        node.path,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(|e| err("open_tree the host device", e))?;
     let target = rootfs.ensure_file(&node.field, node.path)?;
-    move_mount_onto(&tree, target.as_fd(), Path::new("")).map_err(|e| err("bind the host device", e))
+    move_mount_onto(&tree, target.as_fd(), Path::new(""))
+        .map_err(|e| err("bind the host device", e))
 }
 
 /// The parent directory (created if needed, resolved in the rootfs) and the
 /// final component of `path`.
-fn split(rootfs: &Rootfs, field: &str, path: &Path) -> Result<(pathrs::Handle, PathBuf), InitError> {
-    let bad = || InitError::Config { field: field.to_string(), detail: format!("{path:?} is not a file path") };
+fn split(
+    rootfs: &Rootfs,
+    field: &str,
+    path: &Path,
+) -> Result<(pathrs::Handle, PathBuf), InitError> {
+    let bad = || InitError::Config {
+        field: field.to_string(),
+        detail: format!("{path:?} is not a file path"),
+    };
     let name = path.file_name().ok_or_else(bad)?;
     let parent = rootfs.mkdir_all(field, path.parent().ok_or_else(bad)?)?;
     Ok((parent, PathBuf::from(name)))

@@ -46,7 +46,13 @@ pub(crate) struct Rootfs {
 }
 
 impl Rootfs {
-    fn in_root_error(&self, field: &str, op: &str, path: &Path, e: pathrs::error::Error) -> InitError {
+    fn in_root_error(
+        &self,
+        field: &str,
+        op: &str,
+        path: &Path,
+        e: pathrs::error::Error,
+    ) -> InitError {
         InitError::InRoot {
             field: field.to_string(),
             op: op.to_string(),
@@ -59,7 +65,9 @@ impl Rootfs {
     /// Resolve `path` inside the rootfs to an `O_PATH` handle, following
     /// symlinks only within the rootfs.
     fn resolve(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
-        self.root.resolve(path).map_err(|e| self.in_root_error(field, "resolve", path, e))
+        self.root
+            .resolve(path)
+            .map_err(|e| self.in_root_error(field, "resolve", path, e))
     }
 
     /// Like `resolve`, but `None` when the path does not exist.
@@ -74,7 +82,9 @@ impl Rootfs {
     /// Create the directory `path` (and its parents) inside the rootfs.
     fn mkdir_all(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
         let perm = std::fs::Permissions::from_std_mode(0o755);
-        self.root.mkdir_all(path, &perm).map_err(|e| self.in_root_error(field, "mkdir -p", path, e))
+        self.root
+            .mkdir_all(path, &perm)
+            .map_err(|e| self.in_root_error(field, "mkdir -p", path, e))
     }
 
     /// Resolve `path`, creating an empty file there if nothing exists yet:
@@ -87,8 +97,11 @@ impl Rootfs {
             self.mkdir_all(field, parent)?;
         }
         let perm = std::fs::Permissions::from_std_mode(0o644);
-        let flags = OpenFlags::O_CREAT | OpenFlags::O_EXCL | OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC;
-        self.root.create_file(path, flags, &perm).map_err(|e| self.in_root_error(field, "create", path, e))?;
+        let flags =
+            OpenFlags::O_CREAT | OpenFlags::O_EXCL | OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC;
+        self.root
+            .create_file(path, flags, &perm)
+            .map_err(|e| self.in_root_error(field, "create", path, e))?;
         self.resolve(field, path)
     }
 }
@@ -116,7 +129,10 @@ pub(crate) struct RootfsConfig<'a> {
 }
 
 fn rootfs_error(op: &str, e: rustix::io::Errno) -> InitError {
-    InitError::Rootfs { op: op.to_string(), errno: e.into() }
+    InitError::Rootfs {
+        op: op.to_string(),
+        errno: e.into(),
+    }
 }
 
 /// Build the container's filesystem and make it the process's root.
@@ -135,9 +151,18 @@ pub(crate) fn prepare(cfg: &RootfsConfig<'_>) -> Result<(), InitError> {
             sysctl::write_all(&rootfs, sysctl)?;
         }
         paths::mask(&rootfs, linux.masked_paths().as_deref().unwrap_or_default())?;
-        paths::make_readonly(&rootfs, linux.readonly_paths().as_deref().unwrap_or_default())?;
+        paths::make_readonly(
+            &rootfs,
+            linux.readonly_paths().as_deref().unwrap_or_default(),
+        )?;
     }
-    if cfg.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if cfg
+        .spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         paths::make_root_readonly(&rootfs)?;
     }
     if cfg.no_pivot {
@@ -148,7 +173,8 @@ pub(crate) fn prepare(cfg: &RootfsConfig<'_>) -> Result<(), InitError> {
     if let Some(flags) = propagation.map(parse_root_propagation).transpose()? {
         // Applied to the new "/" after the pivot, as runc does: before it,
         // "/" was the host's root.
-        rustix::mount::mount_change("/", flags).map_err(|e| rootfs_error("set linux.rootfsPropagation on /", e))?;
+        rustix::mount::mount_change("/", flags)
+            .map_err(|e| rootfs_error("set linux.rootfsPropagation on /", e))?;
     }
     Ok(())
 }
@@ -193,7 +219,9 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
     let tree = rustix::mount::open_tree(
         CWD,
         cfg.rootfs,
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_RECURSIVE,
+        OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_RECURSIVE,
     )
     .map_err(|e| rootfs_error(&format!("root.path: open_tree {:?}", cfg.rootfs), e))?;
     move_mount_onto(&tree, CWD, cfg.rootfs)
@@ -209,7 +237,11 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
 
 /// Attach the detached mount `mnt` at `to_dir`/`to_path` (an empty path
 /// means the descriptor itself).
-fn move_mount_onto(mnt: &OwnedFd, to_dir: impl AsFd, to_path: &Path) -> Result<(), rustix::io::Errno> {
+fn move_mount_onto(
+    mnt: &OwnedFd,
+    to_dir: impl AsFd,
+    to_path: &Path,
+) -> Result<(), rustix::io::Errno> {
     let mut flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH;
     if to_path.as_os_str().is_empty() {
         flags |= MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;

@@ -29,7 +29,12 @@ impl Entry<'_> {
         self.error_with_hint(op, errno, None)
     }
 
-    pub fn error_with_hint(&self, op: impl Into<String>, errno: RawErrno, hint: Option<String>) -> InitError {
+    pub fn error_with_hint(
+        &self,
+        op: impl Into<String>,
+        errno: RawErrno,
+        hint: Option<String>,
+    ) -> InitError {
         InitError::Mount {
             field: self.field.clone(),
             kind: self.kind.to_string(),
@@ -53,7 +58,12 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let kind = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
-    let entry = Entry { field: format!("mounts[{index}]"), kind, source, destination: m.destination() };
+    let entry = Entry {
+        field: format!("mounts[{index}]"),
+        kind,
+        source,
+        destination: m.destination(),
+    };
     if opts.remount {
         return remount(rootfs, &entry, &opts);
     }
@@ -69,9 +79,14 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
 }
 
 /// Create a detached mount of a new `kind` filesystem with `opts`.
-pub(super) fn new_filesystem(entry: &Entry<'_>, kind: &str, opts: &MountOptions) -> Result<OwnedFd, InitError> {
+pub(super) fn new_filesystem(
+    entry: &Entry<'_>,
+    kind: &str,
+    opts: &MountOptions,
+) -> Result<OwnedFd, InitError> {
     let fs = rustix::mount::fsopen(kind, FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| {
-        let hint = (e == RawErrno::NODEV).then(|| format!("the kernel does not know filesystem type {kind:?}"));
+        let hint = (e == RawErrno::NODEV)
+            .then(|| format!("the kernel does not know filesystem type {kind:?}"));
         entry.error_with_hint("fsopen", e, hint)
     })?;
     let config_error = |op: String, e: RawErrno| entry.error_with_hint(op, e, kernel_log(&fs));
@@ -80,7 +95,8 @@ pub(super) fn new_filesystem(entry: &Entry<'_>, kind: &str, opts: &MountOptions)
             .map_err(|e| config_error("fsconfig source".into(), e))?;
     }
     for flag in &opts.sb_flags {
-        rustix::mount::fsconfig_set_flag(&fs, *flag).map_err(|e| config_error(format!("fsconfig {flag}"), e))?;
+        rustix::mount::fsconfig_set_flag(&fs, *flag)
+            .map_err(|e| config_error(format!("fsconfig {flag}"), e))?;
     }
     for (key, value) in &opts.data {
         match value {
@@ -94,7 +110,8 @@ pub(super) fn new_filesystem(entry: &Entry<'_>, kind: &str, opts: &MountOptions)
     // A new filesystem has no submounts, so recursive attributes are simply
     // the mount's own.
     let attrs = opts.attrs.set | opts.recursive_attrs.set;
-    rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(|e| config_error("fsmount".into(), e))
+    rustix::mount::fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+        .map_err(|e| config_error("fsmount".into(), e))
 }
 
 /// The kernel explains most `fsconfig` failures in the filesystem context's
@@ -115,11 +132,16 @@ fn bind(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), I
     if opts.bind == Some(Bind::Recursive) {
         flags |= OpenTreeFlags::AT_RECURSIVE;
     }
-    let tree = rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
-    let is_dir = rustix::fs::fstat(&tree).map_err(|e| entry.error("stat source", e))?.st_mode & libc::S_IFMT
+    let tree =
+        rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
+    let is_dir = rustix::fs::fstat(&tree)
+        .map_err(|e| entry.error("stat source", e))?
+        .st_mode
+        & libc::S_IFMT
         == libc::S_IFDIR;
     set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
-    set_attrs(&tree, &opts.recursive_attrs, true).map_err(|e| entry.error("mount_setattr (recursive)", e))?;
+    set_attrs(&tree, &opts.recursive_attrs, true)
+        .map_err(|e| entry.error("mount_setattr (recursive)", e))?;
     let target = if is_dir {
         rootfs.mkdir_all(&entry.field, entry.destination)?
     } else {
@@ -154,7 +176,8 @@ fn reject_data_options(entry: &Entry<'_>, opts: &MountOptions) -> Result<(), Ini
 fn remount(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), InitError> {
     let target = rootfs.resolve(&entry.field, entry.destination)?;
     set_attrs(&target, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
-    set_attrs(&target, &opts.recursive_attrs, true).map_err(|e| entry.error("mount_setattr (recursive)", e))
+    set_attrs(&target, &opts.recursive_attrs, true)
+        .map_err(|e| entry.error("mount_setattr (recursive)", e))
 }
 
 pub(super) fn set_attrs(mnt: impl AsFd, attrs: &Attrs, recursive: bool) -> Result<(), RawErrno> {
@@ -170,16 +193,28 @@ pub(super) fn set_attrs(mnt: impl AsFd, attrs: &Attrs, recursive: bool) -> Resul
 }
 
 /// Attach `mnt` on `target` and apply the entry's propagation to it.
-pub(super) fn attach(entry: &Entry<'_>, mnt: &OwnedFd, target: &impl AsFd, opts: &MountOptions) -> Result<(), InitError> {
+pub(super) fn attach(
+    entry: &Entry<'_>,
+    mnt: &OwnedFd,
+    target: &impl AsFd,
+    opts: &MountOptions,
+) -> Result<(), InitError> {
     move_mount_onto(mnt, target, Path::new("")).map_err(|e| entry.error("move_mount", e))?;
     if let Some(p) = opts.propagation {
-        let attr = MountAttr { propagation: p.flag, ..MountAttr::default() };
-        sys::mount::mount_setattr(mnt, c"", p.recursive, &attr).map_err(|e| entry.error("set propagation", e))?;
+        let attr = MountAttr {
+            propagation: p.flag,
+            ..MountAttr::default()
+        };
+        sys::mount::mount_setattr(mnt, c"", p.recursive, &attr)
+            .map_err(|e| entry.error("set propagation", e))?;
     }
     Ok(())
 }
 
 /// Attributes for a read-only mount, used by masks and read-only paths.
 pub(super) fn readonly_attrs() -> Attrs {
-    Attrs { set: MountAttrFlags::MOUNT_ATTR_RDONLY, clear: MountAttrFlags::empty() }
+    Attrs {
+        set: MountAttrFlags::MOUNT_ATTR_RDONLY,
+        clear: MountAttrFlags::empty(),
+    }
 }

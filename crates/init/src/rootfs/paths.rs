@@ -17,12 +17,25 @@ pub(super) fn mask(rootfs: &Rootfs, paths: &[String]) -> Result<(), InitError> {
     let mut dev_null = None;
     for (i, path) in paths.iter().enumerate() {
         let field = format!("linux.maskedPaths[{i}]");
-        let Some(target) = rootfs.resolve_if_exists(&field, Path::new(path))? else { continue };
-        let entry = Entry { field: field.clone(), kind: "tmpfs", source: "tmpfs", destination: Path::new(path) };
-        let is_dir = rustix::fs::fstat(&target).map_err(|e| entry.error("stat", e))?.st_mode & libc::S_IFMT
+        let Some(target) = rootfs.resolve_if_exists(&field, Path::new(path))? else {
+            continue;
+        };
+        let entry = Entry {
+            field: field.clone(),
+            kind: "tmpfs",
+            source: "tmpfs",
+            destination: Path::new(path),
+        };
+        let is_dir = rustix::fs::fstat(&target)
+            .map_err(|e| entry.error("stat", e))?
+            .st_mode
+            & libc::S_IFMT
             == libc::S_IFDIR;
         if is_dir {
-            let opts = MountOptions { attrs: readonly_attrs(), ..MountOptions::default() };
+            let opts = MountOptions {
+                attrs: readonly_attrs(),
+                ..MountOptions::default()
+            };
             let mnt = new_filesystem(&entry, "tmpfs", &opts)?;
             attach(&entry, &mnt, &target, &opts)?;
         } else {
@@ -30,14 +43,21 @@ pub(super) fn mask(rootfs: &Rootfs, paths: &[String]) -> Result<(), InitError> {
                 Some(h) => h,
                 None => dev_null.insert(verified_dev_null(rootfs)?),
             };
-            let entry = Entry { kind: "bind", source: "/dev/null", ..entry };
+            let entry = Entry {
+                kind: "bind",
+                source: "/dev/null",
+                ..entry
+            };
             let tree = rustix::mount::open_tree(
                 null,
                 "",
-                OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH,
+                OpenTreeFlags::OPEN_TREE_CLONE
+                    | OpenTreeFlags::OPEN_TREE_CLOEXEC
+                    | OpenTreeFlags::AT_EMPTY_PATH,
             )
             .map_err(|e| entry.error("open_tree", e))?;
-            move_mount_onto(&tree, target.as_fd(), Path::new("")).map_err(|e| entry.error("move_mount", e))?;
+            move_mount_onto(&tree, target.as_fd(), Path::new(""))
+                .map_err(|e| entry.error("move_mount", e))?;
         }
     }
     Ok(())
@@ -49,7 +69,10 @@ pub(super) fn mask(rootfs: &Rootfs, paths: &[String]) -> Result<(), InitError> {
 fn verified_dev_null(rootfs: &Rootfs) -> Result<pathrs::Handle, InitError> {
     let field = "linux.maskedPaths";
     let path = Path::new("/dev/null");
-    let handle = rootfs.root.resolve_nofollow(path).map_err(|e| rootfs.in_root_error(field, "resolve", path, e))?;
+    let handle = rootfs
+        .root
+        .resolve_nofollow(path)
+        .map_err(|e| rootfs.in_root_error(field, "resolve", path, e))?;
     let st = rustix::fs::fstat(&handle).map_err(|e| InitError::in_root(field, "stat", path, e))?;
     let ok = FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice
         && rustix::fs::major(st.st_rdev) == 1
@@ -68,8 +91,15 @@ fn verified_dev_null(rootfs: &Rootfs) -> Result<pathrs::Handle, InitError> {
 pub(super) fn make_readonly(rootfs: &Rootfs, paths: &[String]) -> Result<(), InitError> {
     for (i, path) in paths.iter().enumerate() {
         let field = format!("linux.readonlyPaths[{i}]");
-        let Some(target) = rootfs.resolve_if_exists(&field, Path::new(path))? else { continue };
-        let entry = Entry { field: field.clone(), kind: "bind", source: path, destination: Path::new(path) };
+        let Some(target) = rootfs.resolve_if_exists(&field, Path::new(path))? else {
+            continue;
+        };
+        let entry = Entry {
+            field: field.clone(),
+            kind: "bind",
+            source: path,
+            destination: Path::new(path),
+        };
         let tree = rustix::mount::open_tree(
             &target,
             "",
@@ -79,8 +109,10 @@ pub(super) fn make_readonly(rootfs: &Rootfs, paths: &[String]) -> Result<(), Ini
                 | OpenTreeFlags::AT_RECURSIVE,
         )
         .map_err(|e| entry.error("open_tree", e))?;
-        set_attrs(&tree, &readonly_attrs(), true).map_err(|e| entry.error("mount_setattr ro", e))?;
-        move_mount_onto(&tree, target.as_fd(), Path::new("")).map_err(|e| entry.error("move_mount", e))?;
+        set_attrs(&tree, &readonly_attrs(), true)
+            .map_err(|e| entry.error("mount_setattr ro", e))?;
+        move_mount_onto(&tree, target.as_fd(), Path::new(""))
+            .map_err(|e| entry.error("move_mount", e))?;
     }
     Ok(())
 }
@@ -88,6 +120,8 @@ pub(super) fn make_readonly(rootfs: &Rootfs, paths: &[String]) -> Result<(), Ini
 /// `root.readonly`: the rootfs mount itself becomes read-only; mounts on
 /// top of it keep their own flags, as with runc's remount of `/`.
 pub(super) fn make_root_readonly(rootfs: &Rootfs) -> Result<(), InitError> {
-    set_attrs(rootfs.root.as_fd(), &readonly_attrs(), false)
-        .map_err(|e| InitError::Rootfs { op: "root.readonly: make the rootfs read-only".into(), errno: e.into() })
+    set_attrs(rootfs.root.as_fd(), &readonly_attrs(), false).map_err(|e| InitError::Rootfs {
+        op: "root.readonly: make the rootfs read-only".into(),
+        errno: e.into(),
+    })
 }

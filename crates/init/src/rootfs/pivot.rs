@@ -15,9 +15,13 @@ pub(super) fn pivot_root(new_root: BorrowedFd<'_>) -> Result<(), InitError> {
     rustix::process::pivot_root(".", ".").map_err(|e| rootfs_error("pivot_root", e))?;
     // The old root may still share propagation with the host through a
     // bind; make it a slave first so its unmount never reaches the host.
-    rustix::mount::mount_change(".", MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC)
-        .map_err(|e| rootfs_error("make the old root a slave", e))?;
-    rustix::mount::unmount(".", UnmountFlags::DETACH).map_err(|e| rootfs_error("detach the old root", e))?;
+    rustix::mount::mount_change(
+        ".",
+        MountPropagationFlags::DOWNSTREAM | MountPropagationFlags::REC,
+    )
+    .map_err(|e| rootfs_error("make the old root a slave", e))?;
+    rustix::mount::unmount(".", UnmountFlags::DETACH)
+        .map_err(|e| rootfs_error("detach the old root", e))?;
     rustix::process::chdir("/").map_err(|e| rootfs_error("chdir /", e))
 }
 

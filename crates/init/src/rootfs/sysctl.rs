@@ -14,7 +14,10 @@ use crate::error::InitError;
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 const PROC_ROOT_INO: u64 = 1;
 
-pub(super) fn write_all(rootfs: &Rootfs, sysctl: &HashMap<String, String>) -> Result<(), InitError> {
+pub(super) fn write_all(
+    rootfs: &Rootfs,
+    sysctl: &HashMap<String, String>,
+) -> Result<(), InitError> {
     if sysctl.is_empty() {
         return Ok(());
     }
@@ -47,7 +50,10 @@ fn verified_proc_root(rootfs: &Rootfs) -> Result<OwnedFd, InitError> {
 }
 
 fn check_procfs(fd: &OwnedFd, path: &Path, is_root: bool) -> Result<(), InitError> {
-    let not_proc = |why: String| InitError::NotProcfs { path: path.to_path_buf(), why };
+    let not_proc = |why: String| InitError::NotProcfs {
+        path: path.to_path_buf(),
+        why,
+    };
     let sfs = rustix::fs::fstatfs(fd).map_err(|e| not_proc(format!("fstatfs: {e}")))?;
     #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
     if sfs.f_type as i64 != PROC_SUPER_MAGIC {
@@ -63,7 +69,11 @@ fn check_procfs(fd: &OwnedFd, path: &Path, is_root: bool) -> Result<(), InitErro
 }
 
 fn write_one(proc_root: &OwnedFd, key: &str, value: &str) -> Result<(), InitError> {
-    let err = |errno: rustix::io::Errno| InitError::Sysctl { key: key.into(), value: value.into(), errno: errno.into() };
+    let err = |errno: rustix::io::Errno| InitError::Sysctl {
+        key: key.into(),
+        value: value.into(),
+        errno: errno.into(),
+    };
     let rel = key_path(key).ok_or_else(|| InitError::Config {
         field: format!("linux.sysctl[{key:?}]"),
         detail: "not a sysctl name".into(),
@@ -75,7 +85,10 @@ fn write_one(proc_root: &OwnedFd, key: &str, value: &str) -> Result<(), InitErro
         &rel,
         OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV | ResolveFlags::NO_MAGICLINKS,
+        ResolveFlags::BENEATH
+            | ResolveFlags::NO_SYMLINKS
+            | ResolveFlags::NO_XDEV
+            | ResolveFlags::NO_MAGICLINKS,
     )
     .map_err(err)?;
     check_procfs(&fd, &Path::new("/proc").join(&rel), false)?;
@@ -89,8 +102,14 @@ mod tests {
 
     #[test]
     fn key_paths() {
-        assert_eq!(key_path("net.ipv4.ip_forward"), Some(PathBuf::from("sys/net/ipv4/ip_forward")));
-        assert_eq!(key_path("kernel/shmmax"), Some(PathBuf::from("sys/kernel/shmmax")));
+        assert_eq!(
+            key_path("net.ipv4.ip_forward"),
+            Some(PathBuf::from("sys/net/ipv4/ip_forward"))
+        );
+        assert_eq!(
+            key_path("kernel/shmmax"),
+            Some(PathBuf::from("sys/kernel/shmmax"))
+        );
         assert_eq!(key_path("kernel/../../etc"), None);
         assert_eq!(key_path(""), None);
         assert_eq!(key_path("net..x"), None);

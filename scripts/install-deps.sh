@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking crust needs on a fresh
+# Debian machine: busybox-static (the rootfs of every test container), the
+# runtimes we compare against, and the tools the tests call.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(busybox-static runc crun hyperfine util-linux iproute2 time)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
