@@ -198,12 +198,9 @@ fn debug_logs_in_text_format() {
 }
 
 #[test]
-fn unsupported_settings_fail_clearly() {
+fn the_systemd_cgroup_driver_is_refused_clearly() {
     let b = Bundle::new("true");
     assert_fails_cleanly(&b, &["--systemd-cgroup", "create", "c1"], &["systemd"]);
-    let mut b = Bundle::new("true");
-    b.config["process"]["terminal"] = json!(true);
-    assert_fails_cleanly(&b, &["create", "c1"], &["process.terminal"]);
 }
 
 #[test]

@@ -7,7 +7,10 @@ use std::time::SystemTime;
 
 use rustix::fs::Mode;
 
+use std::os::fd::OwnedFd;
+
 use crate::config;
+use crate::console::{self, ConsoleTarget};
 use crate::error::{Error, Result};
 use crate::spawn::{self, SpawnOptions, Spawned};
 use crate::state::{State, StateDir};
@@ -20,6 +23,9 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub console: ConsoleTarget,
+    /// `create`, or `run --detach`: crust will not wait for the container.
+    pub detached: bool,
     pub sigmask: sys::signal::SigMask,
 }
 
@@ -29,26 +35,34 @@ pub struct Created {
     pub dir: StateDir,
     pub state: State,
     pub init: Spawned,
+    /// The pty master, when crust itself holds the terminal.
+    pub console: Option<OwnedFd>,
 }
 
 pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let bundle =
         std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
     let spec = config::load(&bundle)?;
-    if spec
+    let terminal = spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
-        .unwrap_or(false)
-    {
-        return Err(Error::Unsupported(
-            "process.terminal: terminals are not supported yet; set it to false".into(),
-        ));
-    }
+        .unwrap_or(false);
+    let target = if terminal {
+        opts.console.clone()
+    } else {
+        ConsoleTarget::None
+    };
+    console::check(terminal, &opts.console, opts.detached)?;
     let rootfs = checked_rootfs(&config::rootfs_path(&spec, &bundle))?;
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, opts, &spec, &bundle, &rootfs) {
-        Ok((state, init)) => Ok(Created { dir, state, init }),
+    match create_in(&dir, opts, &spec, &bundle, &rootfs, &target) {
+        Ok((state, init, console)) => Ok(Created {
+            dir,
+            state,
+            init,
+            console,
+        }),
         Err(e) => {
             if let Err(cleanup) = dir.remove() {
                 log::warn!("cleaning up after a failed create: {cleanup}");
@@ -76,7 +90,8 @@ fn create_in(
     spec: &oci_spec::runtime::Spec,
     bundle: &Path,
     rootfs: &Path,
-) -> Result<(State, Spawned)> {
+    console_target: &ConsoleTarget,
+) -> Result<(State, Spawned, Option<OwnedFd>)> {
     let mut state = State {
         oci_version: spec.version().clone(),
         id: opts.id.to_string(),
@@ -90,6 +105,7 @@ fn create_in(
     };
     dir.save(&state)?;
     let fifo = open_exec_fifo(dir)?;
+    let (console_socket, our_end) = console::open(console_target)?;
     let spawn_opts = SpawnOptions {
         id: opts.id,
         rootfs,
@@ -97,9 +113,10 @@ fn create_in(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        console_socket,
         sigmask: opts.sigmask,
     };
-    let init = spawn::spawn(spec, fifo, &spawn_opts)?;
+    let init = spawn::spawn(spec, fifo, spawn_opts)?;
     let pid = init.pid.as_raw_nonzero().get();
     state.pid = Some(pid);
     state.own_pid_namespace = init.own_pid_namespace;
@@ -107,14 +124,17 @@ fn create_in(
         state.init_start_time = t;
         dir.save(&state).ok()
     });
-    let written = recorded
+    let finished = recorded
         .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
-        .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)));
-    if let Err(e) = written {
-        spawn::kill_and_reap(&init.pidfd);
-        return Err(e);
+        .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
+        .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
+    match finished {
+        Ok(master) => Ok((state, init, master)),
+        Err(e) => {
+            spawn::kill_and_reap(&init.pidfd);
+            Err(e)
+        }
     }
-    Ok((state, init))
 }
 
 /// The fifo `start` writes to. The init holds it open read-write, so that

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod console;
 mod create;
 mod delete;
 pub mod error;

@@ -22,6 +22,8 @@ pub struct SpawnOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Where the init sends the pty master, when `process.terminal` is set.
+    pub console_socket: Option<OwnedFd>,
     /// The signal mask the container's process starts with; the caller may
     /// have blocked signals around the fork.
     pub sigmask: sys::signal::SigMask,
@@ -37,7 +39,7 @@ pub struct Spawned {
 
 /// Fork the container init and drive it to `Ready`. On error the child is
 /// killed and reaped: nothing is left running.
-pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Result<Spawned> {
+pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result<Spawned> {
     let plan = Plan::from_spec(spec)?;
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
@@ -57,6 +59,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Resul
                 joins: plan.joins,
                 new_userns: plan.new_user,
                 cgroupns: plan.cgroupns,
+                console_socket: opts.console_socket,
                 session_keyring,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
@@ -67,6 +70,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: &SpawnOptions<'_>) -> Resul
     drop(for_children);
     drop(child);
     drop(start_fifo);
+    drop(opts.console_socket);
     let spawned = Spawned {
         pid,
         pidfd,

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod caps;
+mod console;
 pub mod error;
 mod mount_options;
 mod namespaces;
@@ -41,6 +42,8 @@ pub struct Init<'a> {
     pub new_userns: bool,
     /// The child has a cgroup namespace of its own.
     pub cgroupns: bool,
+    /// Where to send the pty master when `process.terminal` is set.
+    pub console_socket: Option<OwnedFd>,
     /// Join a new session keyring of this name (none with `--no-new-keyring`).
     pub session_keyring: Option<std::ffi::CString>,
     /// File descriptors 3 .. 3+N are passed to the process.
@@ -90,6 +93,7 @@ fn close_inherited(init: &Init<'_>) -> Result<(), rustix::io::Errno> {
     ]
     .into_iter()
     .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
+    .chain(init.console_socket.iter().map(|s| s.as_raw_fd()))
     .chain(preserved)
     .collect();
     sys::fd::close_all_except(&keep)
@@ -135,6 +139,9 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
             field: "process".into(),
             detail: "is required to start a container".into(),
         })?;
+    if let Some(socket) = &init.console_socket {
+        console::setup(socket, proc)?;
+    }
     become_process(proc)?;
     let exe = process::executable(proc)?;
     sys::fd::cloexec_from(3 + init.preserve_fds).map_err(|e| InitError::Process {

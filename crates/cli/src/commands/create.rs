@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use container::console::ConsoleTarget;
+
 use crate::Global;
 
 /// runc's `create` flags, shared with `run`.
@@ -34,16 +36,21 @@ pub struct CreateFlags {
 }
 
 impl CreateFlags {
+    /// `detached`: `create` and `run -d`; a foreground `run` holds the
+    /// terminal itself unless given a console socket.
     pub fn create(
         &self,
         g: &Global,
         id: &str,
+        detached: bool,
         sigmask: sys::signal::SigMask,
     ) -> anyhow::Result<container::Created> {
         super::refuse_systemd_cgroup(g)?;
-        if let Some(socket) = &self.console_socket {
-            log::debug!("console socket {socket:?} is used only with process.terminal");
-        }
+        let console = match (&self.console_socket, detached) {
+            (Some(path), _) => ConsoleTarget::Socket(path.clone()),
+            (None, true) => ConsoleTarget::None,
+            (None, false) => ConsoleTarget::Runtime,
+        };
         Ok(container::create(&container::CreateOptions {
             root: &g.root,
             id,
@@ -52,6 +59,8 @@ impl CreateFlags {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            console,
+            detached,
             sigmask,
         })?)
     }
@@ -62,7 +71,7 @@ impl Args {
         // Signals wait until the create is complete, so an interrupt never
         // leaves a half-made container behind.
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
-        let result = self.opts.create(g, &self.id, mask);
+        let result = self.opts.create(g, &self.id, true, mask);
         sys::signal::restore(&mask).map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
         result.map(|_| 0)
     }

@@ -23,16 +23,12 @@ impl Args {
         // Blocked before the fork so that no signal is lost between start
         // and the wait; the container's process gets the original mask.
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
-        let created = self.opts.create(g, &self.id, mask)?;
-        let signals = (!self.detach)
-            .then(sys::signal::signalfd_all)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("signalfd: {e}"));
-        let started = signals.and_then(|s| Ok((s, container::release(&created.dir)?)));
+        let created = self.opts.create(g, &self.id, self.detach, mask)?;
+        let started = self.start(&created);
         let signals = match started {
-            Ok((signals, ())) => signals,
+            Ok(signals) => signals,
             Err(e) => {
-                drop(created.dir);
+                drop(created);
                 let _ = container::delete(&g.root, &self.id, true);
                 return Err(e);
             }
@@ -42,11 +38,27 @@ impl Args {
                 .map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
             return Ok(0);
         };
-        let code = container::wait_forwarding_signals(&created.init.pidfd, &signals)?;
-        drop(created.dir);
+        let code = container::wait_forwarding_signals(
+            &created.init.pidfd,
+            &signals,
+            created.console.as_ref(),
+        )?;
+        drop(created);
         if !self.keep {
             container::delete(&g.root, &self.id, true)?;
         }
         Ok(code)
+    }
+
+    /// Release the container; in the foreground, return the signalfd to
+    /// wait on.
+    fn start(&self, created: &container::Created) -> anyhow::Result<Option<std::os::fd::OwnedFd>> {
+        let signals = if self.detach {
+            None
+        } else {
+            Some(sys::signal::signalfd_all().map_err(|e| anyhow::anyhow!("signalfd: {e}"))?)
+        };
+        container::release(&created.dir)?;
+        Ok(signals)
     }
 }

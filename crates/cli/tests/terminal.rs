@@ -1,0 +1,119 @@
+//! `process.terminal`: the pty master sent over `--console-socket` as
+//! engines expect, a foreground `run` relaying it, and runc's rules.
+
+mod common;
+
+use std::io::IoSliceMut;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
+
+use common::{stderr, stdout, Bundle};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use serde_json::json;
+
+const SCRIPT: &str =
+    "tty; stty size; [ -t 0 ] && [ -t 1 ] && echo stdio-is-a-tty; ls -l /dev/console";
+
+fn terminal_bundle() -> Bundle {
+    let mut b = Bundle::new(SCRIPT);
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["consoleSize"] = json!({"height": 33, "width": 111});
+    b
+}
+
+/// What an engine does with the console socket: accept, take the fd.
+fn receive_master(listener: &UnixListener) -> (OwnedFd, Vec<u8>) {
+    let (conn, _) = listener.accept().unwrap();
+    let mut payload = [0u8; 256];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let n = rustix::net::recvmsg(
+        &conn,
+        &mut [IoSliceMut::new(&mut payload)],
+        &mut control,
+        RecvFlags::empty(),
+    )
+    .unwrap()
+    .bytes;
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
+            return (fds.next().unwrap(), payload[..n].to_vec());
+        }
+    }
+    panic!("no fd received");
+}
+
+fn read_until_closed(master: &OwnedFd) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = rustix::io::read(master, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[test]
+fn the_pty_master_goes_to_the_console_socket() {
+    let b = terminal_bundle();
+    let sock = b.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let engine = std::thread::spawn(move || receive_master(&listener));
+    let out = b.crust(&["create", "--console-socket", sock.to_str().unwrap(), "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (master, payload) = engine.join().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&payload),
+        "/dev/pts/0",
+        "the payload is the pty's name"
+    );
+    assert!(b.crust(&["start", "c1"]).status.success());
+    let text = read_until_closed(&master);
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("33 111"), "consoleSize: {text}");
+    assert!(text.contains("stdio-is-a-tty"), "{text}");
+    assert!(text.contains("136,"), "/dev/console is the pty: {text}");
+}
+
+#[test]
+fn a_foreground_run_relays_the_terminal() {
+    let b = terminal_bundle();
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("stdio-is-a-tty") && text.contains("33 111"),
+        "{text}"
+    );
+}
+
+#[test]
+fn runcs_console_rules() {
+    let b = terminal_bundle();
+    let out = b.crust(&["create", "c1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--console-socket"),
+        "{}",
+        stderr(&out)
+    );
+    let out = b.crust(&["run", "-d", "c2"]);
+    assert!(!out.status.success());
+    let sock = b.dir.path().join("unused.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let out = b.crust(&["run", "--console-socket", sock.to_str().unwrap(), "c3"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("will not detach"), "{}", stderr(&out));
+    let plain = Bundle::new("true");
+    let out = plain.crust(&["create", "--console-socket", sock.to_str().unwrap(), "c4"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("process.terminal"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.state_dirs() + plain.state_dirs(), 0);
+}
