@@ -4,7 +4,7 @@
 # runtimes we compare against, and the tools the tests call.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static runc crun hyperfine util-linux iproute2 time)
+packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

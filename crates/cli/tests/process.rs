@@ -268,3 +268,113 @@ fn session_keyring_is_the_containers_own() {
         common::stdout(&out)
     );
 }
+
+/// A long-lived holder of namespaces, like a pod's infra container.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn spawn(args: &[&str]) -> Holder {
+        let child = std::process::Command::new("unshare")
+            .args(args)
+            .args(["sleep", "60"])
+            .spawn()
+            .unwrap();
+        // unshare execs sleep once its namespaces exist.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(format!("/proc/{}/comm", child.id()))
+            .unwrap_or_default()
+            .trim()
+            != "sleep"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Holder(child)
+    }
+
+    fn ns(&self, kind: &str) -> String {
+        format!("/proc/{}/ns/{kind}", self.0.id())
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn set_namespace_path(b: &mut Bundle, kind: &str, path: &str) {
+    let list = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    list.retain(|n| n["type"] != kind);
+    list.push(json!({"type": kind, "path": path}));
+}
+
+#[test]
+fn new_namespaces_inside_a_joined_user_namespace() {
+    // The pod's infra container: a user namespace of its own.
+    let mut infra = Bundle::new("exec sleep 60");
+    infra.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    infra.config["linux"]["uidMappings"] =
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    infra.config["linux"]["gidMappings"] =
+        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    assert!(infra.crust(&["run", "-d", "infra"]).status.success());
+    let user_ns = format!("/proc/{}/ns/user", infra.state("infra")["pid"]);
+    let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/user; echo $$; id -u");
+    set_namespace_path(&mut b, "user", &user_ns);
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", "200000", "65536"]
+    );
+    assert_eq!(
+        lines[1],
+        std::fs::read_link(&user_ns).unwrap().to_str().unwrap()
+    );
+    assert_eq!(
+        lines[2], "1",
+        "a new pid namespace, made inside the joined user namespace"
+    );
+    assert_eq!(lines[3], "0");
+}
+
+#[test]
+fn a_new_user_namespace_with_a_joined_network_namespace() {
+    let holder = Holder::spawn(&["--net"]);
+    let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/net; echo $$");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    set_namespace_path(&mut b, "network", &holder.ns("net"));
+    // sysfs belongs to the network namespace's owner (the host): bind it.
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys" {
+            *m = json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", "300000", "65536"]
+    );
+    assert_eq!(
+        lines[1],
+        std::fs::read_link(holder.ns("net"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(lines[2], "1");
+}

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 pub(crate) struct Plan {
     /// `CLONE_NEW*` flags for `clone3`.
     pub clone_flags: u64,
+    /// `CLONE_NEW*` flags the child unshares after joining `joins`.
+    pub unshare_in_child: u64,
     /// Joined in the child, after the fork.
     pub joins: Vec<init::Join>,
     /// pid/time namespaces entered by the parent for its children.
@@ -82,6 +84,7 @@ impl Plan {
     pub(crate) fn from_spec(spec: &Spec) -> Result<Plan> {
         let mut plan = Plan {
             clone_flags: 0,
+            unshare_in_child: 0,
             joins: Vec::new(),
             for_children: Vec::new(),
             new_time: None,
@@ -112,31 +115,21 @@ impl Plan {
                 _ => {}
             }
         }
-        plan.check_user_namespace_order()?;
+        plan.order_around_joins();
         Ok(plan)
     }
 
-    /// A namespace joined by path is owned by some user namespace; it can be
-    /// joined from a new user namespace only if created before it, and new
-    /// namespaces made alongside a joined user namespace would be owned by
-    /// the host's. Both need the init to unshare after joining, which crust
-    /// does not do yet: refuse clearly rather than fail inside the child.
-    fn check_user_namespace_order(&self) -> Result<()> {
+    /// A namespace joined by path belongs to some user namespace: a new
+    /// user namespace made first would lack the privilege to join it, and
+    /// namespaces made before joining a user namespace would belong to the
+    /// host's. In those cases the child joins first and then unshares what
+    /// `clone3` would have created.
+    fn order_around_joins(&mut self) {
         let joins_user = self.joins.iter().any(init::Join::is_user);
         let joins_other = self.joins.iter().any(|j| !j.is_user());
-        if self.new_user && joins_other {
-            return Err(Error::Unsupported(
-                "linux.namespaces: joining a namespace by path together with a new user namespace is not supported yet"
-                    .into(),
-            ));
+        if joins_user || (self.new_user && joins_other) {
+            self.unshare_in_child = std::mem::take(&mut self.clone_flags);
         }
-        if joins_user && (self.clone_flags != 0 || self.new_time.is_some()) {
-            return Err(Error::Unsupported(
-                "linux.namespaces: creating namespaces inside a user namespace joined by path is not supported yet"
-                    .into(),
-            ));
-        }
-        Ok(())
     }
 
     /// Put the parent's pid/time namespaces for children in place. The
@@ -159,7 +152,8 @@ impl Plan {
         }
         if let Some(offsets) = &self.new_time {
             guard.save(LinkNameSpaceType::Time)?;
-            sys::ns::unshare_time_for_children().map_err(Error::sys("unshare a time namespace"))?;
+            sys::ns::unshare_namespaces(libc::CLONE_NEWTIME as u64)
+                .map_err(Error::sys("unshare a time namespace"))?;
             if !offsets.is_empty() {
                 crate::hostproc::write("self", "timens_offsets", offsets)?;
             }

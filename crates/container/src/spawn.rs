@@ -2,7 +2,7 @@
 //! then the parent's half of the handshake drawn in `init::protocol`.
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use init::{Channel, Init, Message};
@@ -57,6 +57,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
                 start_fifo,
                 no_pivot: opts.no_pivot,
                 joins: plan.joins,
+                unshare: plan.unshare_in_child,
                 new_userns: plan.new_user,
                 cgroupns: plan.cgroupns,
                 console_socket: opts.console_socket,
@@ -71,12 +72,12 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     drop(child);
     drop(start_fifo);
     drop(opts.console_socket);
-    let spawned = Spawned {
+    let mut spawned = Spawned {
         pid,
         pidfd,
         own_pid_namespace: plan.own_pid,
     };
-    match handshake(spec, &plan, &parent, pid) {
+    match handshake(spec, &plan, &parent, &mut spawned) {
         Ok(()) => Ok(spawned),
         Err(e) => {
             kill_and_reap(&spawned.pidfd);
@@ -85,27 +86,54 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     }
 }
 
-/// The parent's side: configure the child from outside, release it, and
-/// wait for its verdict.
-fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, pid: Pid) -> Result<()> {
-    let pid_str = pid.as_raw_nonzero().to_string();
-    if plan.new_user {
-        write_id_maps(spec, &pid_str)?;
+/// The parent's side: configure the child from outside, release it, serve
+/// its requests, and wait for its verdict. `init` is replaced when the
+/// child forks the real init into a new pid namespace.
+fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, init: &mut Spawned) -> Result<()> {
+    let pid = init.pid.as_raw_nonzero().to_string();
+    if plan.new_user && plan.unshare_in_child == 0 {
+        write_id_maps(spec, &pid)?;
     }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        hostproc::write(&pid_str, "oom_score_adj", &adj.to_string())?;
+        hostproc::write(&pid, "oom_score_adj", &adj.to_string())?;
     }
-    log::debug!("container init {pid_str} configured from outside; releasing it");
+    log::debug!("container init {pid} configured from outside; releasing it");
     channel.send(&Message::Proceed).map_err(Error::Channel)?;
-    match channel.recv() {
-        Ok(Message::Ready) => Ok(()),
-        Ok(Message::Failed(e)) => Err(Error::Init(e)),
-        Ok(Message::Proceed) => Err(Error::InitDied(
-            "it sent Proceed, which only the runtime sends".into(),
-        )),
-        Err(init::ChannelError::Closed) => Err(Error::InitDied("no message from it".into())),
-        Err(e) => Err(Error::Channel(e)),
+    loop {
+        match channel.recv() {
+            Ok(Message::Ready) => return Ok(()),
+            Ok(Message::Failed(e)) => return Err(Error::Init(e)),
+            Ok(Message::MapIds) => {
+                write_id_maps(spec, &init.pid.as_raw_nonzero().to_string())?;
+                channel.send(&Message::Proceed).map_err(Error::Channel)?;
+            }
+            Ok(Message::Forked { pid }) => adopt(init, pid)?,
+            Ok(Message::Proceed) => {
+                return Err(Error::InitDied(
+                    "it sent Proceed, which only the runtime sends".into(),
+                ))
+            }
+            Err(init::ChannelError::Closed) => {
+                return Err(Error::InitDied("no message from it".into()))
+            }
+            Err(e) => return Err(Error::Channel(e)),
+        }
     }
+}
+
+/// The child forked the init (our child too, by `CLONE_PARENT`) and exits:
+/// reap the child, and follow the init from now on.
+fn adopt(init: &mut Spawned, pid: i32) -> Result<()> {
+    let new_pid =
+        Pid::from_raw(pid).ok_or_else(|| Error::InitDied(format!("it reported pid {pid}")))?;
+    // Our child: its pid cannot be reused before we reap it, so opening a
+    // pidfd by number is race-free.
+    let pidfd = rustix::process::pidfd_open(new_pid, rustix::process::PidfdFlags::empty())
+        .map_err(Error::sys(format!("pidfd_open {pid}")))?;
+    let _ = rustix::process::waitid(WaitId::PidFd(init.pidfd.as_fd()), WaitIdOptions::EXITED);
+    init.pid = new_pid;
+    init.pidfd = pidfd;
+    Ok(())
 }
 
 fn format_map(maps: &[LinuxIdMapping]) -> String {

@@ -38,7 +38,10 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     /// Namespaces to join by path, opened and type-checked by the parent.
     pub joins: Vec<Join>,
-    /// The child was created in a new user namespace.
+    /// `CLONE_NEW*` flags to unshare after joining `joins` (when namespaces
+    /// must be created inside joined ones); 0 when `clone3` made them all.
+    pub unshare: u64,
+    /// The container has a new user namespace.
     pub new_userns: bool,
     /// The child has a cgroup namespace of its own.
     pub cgroupns: bool,
@@ -100,23 +103,16 @@ fn close_inherited(init: &Init<'_>) -> Result<(), rustix::io::Errno> {
 }
 
 fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
-    match init.channel.recv() {
-        Ok(Message::Proceed) => {}
-        Ok(other) => {
-            return Err(InitError::Channel {
-                detail: format!("expected Proceed, got {other:?}"),
-            })
-        }
-        Err(e) => {
-            return Err(InitError::Channel {
-                detail: e.to_string(),
-            })
-        }
-    }
+    namespaces::expect_proceed(&init.channel)?;
     // Nodes and directories get exactly the modes the config names.
     rustix::process::umask(Mode::empty());
     namespaces::join_all(&init.joins)?;
-    if init.new_userns {
+    if init.unshare != 0 {
+        namespaces::unshare_all(&init.channel, init.unshare)?;
+    }
+    let in_userns = init.new_userns || init.joins.iter().any(Join::is_user);
+    if in_userns {
+        // Until then the process has the host's ids, unmapped in there.
         namespaces::become_root()?;
     }
     set_names(init.spec)?;
@@ -127,7 +123,7 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
         spec: init.spec,
         rootfs: init.rootfs,
         bundle: init.bundle,
-        in_userns: init.new_userns || init.joins.iter().any(Join::is_user),
+        in_userns,
         cgroupns: init.cgroupns,
         no_pivot: init.no_pivot,
     })?;

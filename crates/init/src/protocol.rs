@@ -7,7 +7,12 @@
 //!  socketpair, exec fifo
 //!  clone3(namespace flags) ──────────────────▶ starts; waits on the socket
 //!  write uid_map/gid_map, oom_score_adj
-//!  send Proceed ─────────────────────────────▶ join namespaces by path,
+//!  send Proceed ─────────────────────────────▶ join namespaces by path
+//!                  ┌─ only when namespaces must be made after joining others:
+//!                  │◀───────────────────────── unshare(user) → MapIds
+//!  write id maps   │ Proceed ─────────────────▶ unshare(the rest)
+//!                  │◀───────────────────────── new pid ns: clone3(CLONE_PARENT)
+//!  pidfd_open, reap└─ Forked { pid } ◀──────── and exit; the new child goes on
 //!                                               rootfs, mounts, devices,
 //!                                               pivot_root, masks, sysctl,
 //!                                               credentials, capabilities
@@ -34,6 +39,13 @@ pub enum Message {
     /// Parent → child: the id mappings and everything the parent does for
     /// the child are in place; set up the container.
     Proceed,
+    /// Child → parent: it has unshared a user namespace (after joining
+    /// others by path); the parent writes its id maps and answers Proceed.
+    MapIds,
+    /// Child → parent: it forked the container's init into a new pid
+    /// namespace (`CLONE_PARENT`, so the init is the parent's child) and
+    /// exits; the init continues the handshake.
+    Forked { pid: i32 },
     /// Child → parent: set up; blocked before `execve` until `start`.
     Ready,
     /// Child → parent: setup failed; the child exits after sending this.
@@ -83,6 +95,8 @@ impl Channel {
     pub fn send(&self, msg: &Message) -> Result<(), ChannelError> {
         let what = match msg {
             Message::Proceed => "Proceed",
+            Message::MapIds => "MapIds",
+            Message::Forked { .. } => "Forked",
             Message::Ready => "Ready",
             Message::Failed(_) => "Failed",
         };

@@ -34,8 +34,8 @@ pub enum Forked {
     Parent { pid: Pid, pidfd: OwnedFd },
 }
 
-/// Fork with `CLONE_PIDFD` plus the namespace `flags`, delivering `SIGCHLD`
-/// to the parent when the child exits. With `cgroup`, the child starts life
+/// Fork with `CLONE_PIDFD` plus `flags` (namespace flags, `CLONE_PARENT`),
+/// delivering `SIGCHLD` to the parent when the child exits. With `cgroup`, the child starts life
 /// inside that cgroup v2 directory (`CLONE_INTO_CGROUP`), so it never runs
 /// in the runtime's own cgroup.
 ///
@@ -47,7 +47,13 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked, Errn
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // With CLONE_PARENT the kernel takes the caller's own exit signal
+        // and refuses another one.
+        exit_signal: if flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..CloneArgs::default()
     };
     if let Some(fd) = cgroup {

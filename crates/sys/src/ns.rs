@@ -21,11 +21,23 @@ pub fn namespace_type(fd: impl AsFd) -> Result<i32, Errno> {
     Ok(ret)
 }
 
-/// `unshare(CLONE_NEWTIME)`: the caller's future children start in a new
-/// time namespace, whose offsets may be written until the first one exists.
-pub fn unshare_time_for_children() -> Result<(), Errno> {
-    // SAFETY: rustix marks unshare unsafe because CLONE_FILES/CLONE_FS can
-    // invalidate assumptions about shared descriptor tables; CLONE_NEWTIME
-    // changes neither descriptors nor memory, only the namespace of children.
-    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWTIME) }
+/// `unshare(2)` with namespace flags only (`CLONE_NEW*`): the caller moves
+/// into new namespaces (for pid and time, its future children do).
+pub fn unshare_namespaces(flags: u64) -> Result<(), Errno> {
+    const NAMESPACE_FLAGS: u64 = (libc::CLONE_NEWNS
+        | libc::CLONE_NEWCGROUP
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUSER
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWTIME) as u64;
+    if flags & !NAMESPACE_FLAGS != 0 {
+        return Err(Errno::INVAL);
+    }
+    let flags = u32::try_from(flags).map_err(|_| Errno::INVAL)?;
+    // SAFETY: only namespace flags are passed (checked above); rustix marks
+    // unshare unsafe for CLONE_FILES/CLONE_FS, which change what
+    // descriptors and paths mean, and neither can be set here.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::from_bits_retain(flags)) }
 }
