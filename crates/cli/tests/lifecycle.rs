@@ -27,9 +27,13 @@ fn assert_valid_state(state: &Value) {
 }
 
 fn wait_until(mut f: impl FnMut() -> bool) {
+    wait_until_or(&mut f, || String::new());
+}
+
+fn wait_until_or(mut f: impl FnMut() -> bool, why: impl Fn() -> String) {
     let end = Instant::now() + Duration::from_secs(10);
     while !f() {
-        assert!(Instant::now() < end, "timed out");
+        assert!(Instant::now() < end, "timed out: {}", why());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -156,14 +160,23 @@ fn run_forwards_signals() {
     let b =
         Bundle::new("trap 'exit 42' TERM; echo ready > /dev/shm/r; while :; do sleep 0.05; done");
     b.write();
+    let log = b.dir.path().join("run.err");
     let child = b
         .command(&["run", "c1"])
         .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    wait_until(|| {
-        b.crust(&["state", "c1"]).status.success() && b.state("c1")["status"] == "running"
-    });
+    wait_until_or(
+        || b.crust(&["state", "c1"]).status.success() && b.state("c1")["status"] == "running",
+        || {
+            format!(
+                "{} / {}",
+                stdout(&b.crust(&["state", "c1"])),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        },
+    );
     std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),

@@ -378,3 +378,30 @@ fn a_new_user_namespace_with_a_joined_network_namespace() {
     );
     assert_eq!(lines[2], "1");
 }
+
+/// CVE-2024-21626: a cwd naming one of the runtime's descriptors through
+/// /proc/self/fd must not leave the process outside the container. A naive
+/// runtime that kept a host directory fd open at chdir time would start the
+/// process in the host's filesystem.
+#[test]
+fn a_cwd_through_proc_self_fd_stays_inside() {
+    for fd in 3..12 {
+        let mut b = Bundle::new("pwd; ls /proc/self/cwd/ >/dev/null && echo listed");
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{fd}"));
+        let out = b.run("c1");
+        if out.status.success() {
+            let pwd = common::stdout(&out);
+            assert!(
+                pwd.starts_with('/') && !pwd.contains("unreachable"),
+                "fd {fd}: {pwd}"
+            );
+        } else {
+            assert!(
+                stderr(&out).contains("process.cwd"),
+                "fd {fd}: {}",
+                stderr(&out)
+            );
+        }
+        assert_eq!(b.state_dirs(), 0);
+    }
+}

@@ -54,12 +54,13 @@ pub enum InitError {
     #[error("set domainname: {errno}")]
     Domainname { errno: Errno },
     /// A path inside the rootfs could not be resolved, created or opened.
-    #[error("{field}: {op} {path:?} in the rootfs: {detail}")]
+    #[error("{field}: {op} {path:?} in the rootfs: {}{errno}", context.as_ref().map(|c| format!("{c}: ")).unwrap_or_default())]
     InRoot {
         field: String,
         op: String,
         path: PathBuf,
-        detail: String,
+        /// What the resolver says, beyond the errno.
+        context: Option<String>,
         errno: Errno,
     },
     /// One step of mounting `field` (e.g. `mounts[3]`) failed.
@@ -116,7 +117,7 @@ impl InitError {
             field: field.to_string(),
             op: op.to_string(),
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            context: None,
             errno: e.into(),
         }
     }

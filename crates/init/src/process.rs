@@ -180,11 +180,25 @@ pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
 
 /// Change to `process.cwd` as the container user: after the pivot, so the
 /// path can only name a directory inside the container.
+///
+/// The result is checked too: a cwd such as `/proc/self/fd/N` naming a
+/// descriptor the runtime still holds could land outside the container's
+/// root, which the kernel reports by prefixing `getcwd` with
+/// `(unreachable)` (CVE-2024-21626).
 pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), InitError> {
-    rustix::process::chdir(cwd).map_err(|e| InitError::Cwd {
+    let err = |e: rustix::io::Errno| InitError::Cwd {
         path: cwd.to_path_buf(),
         errno: e.into(),
-    })
+    };
+    rustix::process::chdir(cwd).map_err(err)?;
+    let now = rustix::process::getcwd(Vec::new()).map_err(err)?;
+    if !now.as_bytes().starts_with(b"/") {
+        return Err(InitError::Config {
+            field: "process.cwd".into(),
+            detail: format!("{cwd:?} leads outside the container ({now:?})"),
+        });
+    }
+    Ok(())
 }
 
 /// Resolve `process.args[0]` through the `PATH` of `process.env`, as

@@ -116,12 +116,12 @@ impl Bundle {
         }
     }
 
+    /// Write config.json atomically: a crust running in the background may
+    /// be reading it.
     pub fn write(&self) {
-        std::fs::write(
-            self.dir.path().join("config.json"),
-            serde_json::to_vec_pretty(&self.config).unwrap(),
-        )
-        .unwrap();
+        let tmp = self.dir.path().join(".config.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::rename(&tmp, self.dir.path().join("config.json")).unwrap();
     }
 
     /// `crust --root <state> ARGS…` in the bundle directory. Its output

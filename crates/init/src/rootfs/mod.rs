@@ -57,7 +57,7 @@ impl Rootfs {
             field: field.to_string(),
             op: op.to_string(),
             path: path.to_path_buf(),
-            detail: format!("{e} (rootfs {:?})", self.host_path),
+            context: Some(format!("{e} (rootfs {:?})", self.host_path)),
             errno: Errno::from(&e),
         }
     }
