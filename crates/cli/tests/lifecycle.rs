@@ -27,7 +27,7 @@ fn assert_valid_state(state: &Value) {
 }
 
 fn wait_until(mut f: impl FnMut() -> bool) {
-    wait_until_or(&mut f, || String::new());
+    wait_until_or(&mut f, String::new);
 }
 
 fn wait_until_or(mut f: impl FnMut() -> bool, why: impl Fn() -> String) {
