@@ -168,12 +168,7 @@ fn user_namespace_with_mappings() {
     let mut b = Bundle::new(
         "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user",
     );
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.with_user_namespace(100000);
     // sysfs needs the network namespace to be owned by the user namespace,
     // which it is; the shared rootfs is owned by host root (unmapped), which
     // only matters for writes.
@@ -317,14 +312,7 @@ fn set_namespace_path(b: &mut Bundle, kind: &str, path: &str) {
 fn new_namespaces_inside_a_joined_user_namespace() {
     // The pod's infra container: a user namespace of its own.
     let mut infra = Bundle::new("exec sleep 60");
-    infra.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    infra.config["linux"]["uidMappings"] =
-        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
-    infra.config["linux"]["gidMappings"] =
-        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    infra.with_user_namespace(200000);
     assert!(infra.crust(&["run", "-d", "infra"]).status.success());
     let user_ns = format!("/proc/{}/ns/user", infra.state("infra")["pid"]);
     let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/user; echo $$; id -u");
@@ -350,12 +338,7 @@ fn new_namespaces_inside_a_joined_user_namespace() {
 fn a_new_user_namespace_with_a_joined_network_namespace() {
     let holder = Holder::spawn(&["--net"]);
     let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/net; echo $$");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.with_user_namespace(300000);
     set_namespace_path(&mut b, "network", &holder.ns("net"));
     // sysfs belongs to the network namespace's owner (the host): bind it.
     for m in b.config["mounts"].as_array_mut().unwrap() {

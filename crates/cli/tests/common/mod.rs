@@ -107,6 +107,17 @@ impl Bundle {
         b
     }
 
+    /// A new user namespace mapping 65536 ids from `host_id` to 0.
+    pub fn with_user_namespace(&mut self, host_id: u32) {
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+    }
+
     pub fn rootfs(&self) -> PathBuf {
         let p = PathBuf::from(self.config["root"]["path"].as_str().unwrap());
         if p.is_absolute() {
