@@ -251,3 +251,21 @@ fn spec_writes_runcs_default_and_refuses_to_overwrite() {
         .unwrap()
         .contains(&json!({"type": "user"})));
 }
+
+#[test]
+fn settings_not_applied_yet_are_refused_not_ignored() {
+    let mut b = Bundle::new("true");
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO"});
+    assert_fails_cleanly(&b, &["create", "c1"], &["linux.seccomp", "not supported"]);
+    let mut b = Bundle::new("true");
+    b.config["hooks"] = json!({"prestart": [{"path": "/bin/true"}]});
+    assert_fails_cleanly(&b, &["create", "c1"], &["hooks.prestart", "not supported"]);
+    let b = Bundle::new("true");
+    let out = b.run("c2");
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("level=warning") && stderr(&out).contains("linux.resources"),
+        "{}",
+        stderr(&out)
+    );
+}

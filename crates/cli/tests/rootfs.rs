@@ -162,11 +162,13 @@ fn bad_mount_options_name_the_mount() {
     let out = b.run("c1");
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.contains("mounts[7]") && err.contains("mode=notanumber") && err.contains("/x"),
-        "{err}"
-    );
-    assert_eq!(err.trim().lines().count(), 1, "one error line: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("level=error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    let last = err.trim().lines().last().unwrap();
+    assert_eq!(last, errors[0], "the error is the last line: {err}");
+    for needle in ["mounts[7]", "mode=notanumber", "/x", "Bad value for 'mode'"] {
+        assert!(last.contains(needle), "{needle} missing: {err}");
+    }
     assert_eq!(b.state_dirs(), 0);
 }
 

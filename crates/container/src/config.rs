@@ -75,7 +75,8 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
     }
     validate_process(spec)?;
     validate_mounts(spec)?;
-    validate_linux(spec)
+    validate_linux(spec)?;
+    crate::unsupported::check(spec)
 }
 
 fn validate_process(spec: &Spec) -> Result<(), Invalid> {
@@ -299,20 +300,16 @@ pub fn rootfs_path(spec: &Spec, bundle: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    const RUNC_DEFAULT: &str = include_str!("default_config.json");
+    use crate::test_util::{edited, Edit};
 
     fn with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Spec, Invalid> {
-        let mut v: serde_json::Value = serde_json::from_str(RUNC_DEFAULT).unwrap();
-        edit(&mut v);
-        parse(&serde_json::to_vec(&v).unwrap())
+        parse(&serde_json::to_vec(&edited(edit)).unwrap())
     }
 
     #[test]
     fn the_default_config_is_valid() {
         with(|_| {}).unwrap();
     }
-
-    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
 
     #[test]
     fn errors_name_the_field() {

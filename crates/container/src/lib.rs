@@ -19,6 +19,10 @@ mod spawn;
 pub mod spec;
 mod start;
 pub mod state;
+mod unsupported;
+
+#[cfg(test)]
+mod test_util;
 
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;

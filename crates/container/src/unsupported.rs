@@ -1,0 +1,141 @@
+//! Settings crust does not apply yet. Each is refused with an error naming
+//! the field, so that nothing the config asks for is silently dropped; the
+//! one exception is `linux.resources`, which every engine sends (runc's own
+//! default config has a device rule): it is logged as a warning until
+//! cgroups land.
+
+use oci_spec::runtime::Spec;
+
+use crate::config::Invalid;
+
+fn refuse(field: &str) -> Result<(), Invalid> {
+    Err(Invalid {
+        field: field.to_string(),
+        detail: "is not supported by crust yet".to_string(),
+    })
+}
+
+/// The first setting of `spec` that crust cannot honour yet.
+pub fn check(spec: &Spec) -> Result<(), Invalid> {
+    if let Some(hooks) = spec.hooks() {
+        let kinds = [
+            ("hooks.prestart", hooks.prestart()),
+            ("hooks.createRuntime", hooks.create_runtime()),
+            ("hooks.createContainer", hooks.create_container()),
+            ("hooks.startContainer", hooks.start_container()),
+            ("hooks.poststart", hooks.poststart()),
+            ("hooks.poststop", hooks.poststop()),
+        ];
+        if let Some((field, _)) = kinds
+            .iter()
+            .find(|(_, h)| h.as_ref().is_some_and(|h| !h.is_empty()))
+        {
+            return refuse(field);
+        }
+    }
+    if let Some(p) = spec.process() {
+        let set = [
+            (
+                "process.apparmorProfile",
+                p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()),
+            ),
+            (
+                "process.selinuxLabel",
+                p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()),
+            ),
+            ("process.ioPriority", p.io_priority().is_some()),
+            ("process.scheduler", p.scheduler().is_some()),
+            ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+            return refuse(field);
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            return refuse(&format!("mounts[{i}].uidMappings"));
+        }
+    }
+    if let Some(l) = spec.linux() {
+        let set = [
+            ("linux.seccomp", l.seccomp().is_some()),
+            (
+                "linux.mountLabel",
+                l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
+            ),
+            ("linux.personality", l.personality().is_some()),
+            ("linux.memoryPolicy", l.memory_policy().is_some()),
+            (
+                "linux.netDevices",
+                l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+            ),
+            ("linux.intelRdt", l.intel_rdt().is_some()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+            return refuse(field);
+        }
+        if l.resources().is_some() || l.cgroups_path().is_some() {
+            log::warn!("linux.resources and linux.cgroupsPath are not applied yet: the container gets no cgroup of its own");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_util::{edited, Edit};
+
+    fn field_of(edit: impl FnOnce(&mut serde_json::Value)) -> Option<String> {
+        let spec: Spec = serde_json::from_value(edited(edit)).unwrap();
+        check(&spec).err().map(|e| e.field)
+    }
+
+    #[test]
+    fn the_default_config_is_accepted() {
+        assert_eq!(field_of(|_| {}), None);
+    }
+
+    #[test]
+    fn unsupported_settings_are_named() {
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|v| v["hooks"] = json!({"poststop": [{"path": "/bin/true"}]})),
+                "hooks.poststop",
+            ),
+            (
+                Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
+                "linux.seccomp",
+            ),
+            (
+                Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
+                "process.apparmorProfile",
+            ),
+            (
+                Box::new(|v| v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE"})),
+                "process.ioPriority",
+            ),
+            (
+                Box::new(|v| v["linux"]["personality"] = json!({"domain": "LINUX32"})),
+                "linux.personality",
+            ),
+            (
+                Box::new(|v| {
+                    v["mounts"][0]["uidMappings"] =
+                        json!([{"containerID": 0, "hostID": 1, "size": 1}])
+                }),
+                "mounts[0].uidMappings",
+            ),
+        ];
+        for (edit, field) in cases {
+            assert_eq!(field_of(edit).as_deref(), Some(field));
+        }
+    }
+
+    #[test]
+    fn empty_hook_lists_are_fine() {
+        assert_eq!(field_of(|v| v["hooks"] = json!({"prestart": []})), None);
+    }
+}
