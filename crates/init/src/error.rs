@@ -24,18 +24,6 @@ impl From<rustix::io::Errno> for Errno {
     }
 }
 
-impl From<&pathrs::error::Error> for Errno {
-    fn from(e: &pathrs::error::Error) -> Self {
-        use pathrs::error::ErrorKind;
-        Errno(match e.kind() {
-            ErrorKind::OsError(Some(errno)) => errno,
-            ErrorKind::SafetyViolation => libc::EXDEV,
-            ErrorKind::NotImplemented | ErrorKind::NotSupported => libc::ENOSYS,
-            _ => libc::EINVAL,
-        })
-    }
-}
-
 /// A failure inside the container init.
 #[derive(Debug, Clone, thiserror::Error, Serialize, Deserialize)]
 pub enum InitError {

@@ -8,7 +8,7 @@
 //! bind-mounted from the host, so the host's tree is never exposed.
 
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{StatFs, CWD};
 use rustix::mount::OpenTreeFlags;
@@ -142,10 +142,7 @@ fn link_comounted(rootfs: &Rootfs, entry: &Entry<'_>, h: &Hierarchy) -> Result<(
         let link = entry.destination.join(name);
         rootfs
             .root
-            .create(
-                &link,
-                &pathrs::InodeType::Symlink(PathBuf::from(h.dir_name())),
-            )
+            .symlink(&link, Path::new(h.dir_name()))
             .map_err(|e| rootfs.in_root_error(&entry.field, "symlink", &link, e))?;
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! namespace (where mknod is not allowed).
 
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Spec};
 use rustix::fs::{FileType, Mode, CWD};
@@ -102,18 +102,18 @@ fn create(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
     if rootfs.in_userns {
         return bind_from_host(rootfs, node);
     }
-    let (parent, name) = split(rootfs, &node.field, node.path)?;
+    let (parent, name) = rootfs.parent_of(&node.field, node.path)?;
     let err = |op: &str, e| InitError::in_root(&node.field, op, node.path, e);
     // A node left by the image (or an earlier entry) is replaced, so the
     // container gets exactly the device the config asks for.
-    match rustix::fs::unlinkat(&parent, &name, rustix::fs::AtFlags::empty()) {
+    match rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => {}
         Err(e) => return Err(err("unlink", e)),
     }
     let dev = rustix::fs::makedev(node.major, node.minor);
     rustix::fs::mknodat(
         &parent,
-        &name,
+        name,
         node.kind,
         Mode::from_bits_truncate(node.mode),
         dev,
@@ -121,7 +121,7 @@ fn create(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
     .map_err(|e| err("mknod", e))?;
     rustix::fs::chownat(
         &parent,
-        &name,
+        name,
         Some(rustix::fs::Uid::from_raw(node.uid)),
         Some(rustix::fs::Gid::from_raw(node.gid)),
         rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
@@ -144,32 +144,16 @@ fn bind_from_host(rootfs: &Rootfs, node: &Node<'_>) -> Result<(), InitError> {
         .map_err(|e| err("bind the host device", e))
 }
 
-/// The parent directory (created if needed, resolved in the rootfs) and the
-/// final component of `path`.
-fn split(
-    rootfs: &Rootfs,
-    field: &str,
-    path: &Path,
-) -> Result<(pathrs::Handle, PathBuf), InitError> {
-    let bad = || InitError::Config {
-        field: field.to_string(),
-        detail: format!("{path:?} is not a file path"),
-    };
-    let name = path.file_name().ok_or_else(bad)?;
-    let parent = rootfs.mkdir_all(field, path.parent().ok_or_else(bad)?)?;
-    Ok((parent, PathBuf::from(name)))
-}
-
 fn symlink(rootfs: &Rootfs, link: &Path, target: &Path) -> Result<(), InitError> {
     let field = "default /dev symlinks";
-    let (parent, name) = split(rootfs, field, link)?;
-    match rustix::fs::unlinkat(&parent, &name, rustix::fs::AtFlags::empty()) {
+    let (parent, name) = rootfs.parent_of(field, link)?;
+    match rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::NOENT) => {}
         // A directory in the image where a link belongs is left alone.
         Err(rustix::io::Errno::ISDIR) => return Ok(()),
         Err(e) => return Err(symlink_error(field, link, e)),
     }
-    rustix::fs::symlinkat(target, &parent, &name).map_err(|e| symlink_error(field, link, e))
+    rustix::fs::symlinkat(target, &parent, name).map_err(|e| symlink_error(field, link, e))
 }
 
 fn symlink_error(field: &str, link: &Path, e: rustix::io::Errno) -> InitError {

@@ -1,7 +1,8 @@
 //! The container's root filesystem, built inside its mount namespace.
 //!
-//! Every path inside the rootfs is resolved by `pathrs` against a handle to
-//! the rootfs mount (`openat2(RESOLVE_IN_ROOT)`), and every mount is made
+//! Every path inside the rootfs is resolved against a descriptor of the
+//! rootfs mount with `openat2(RESOLVE_IN_ROOT)` (see `inroot`), and every
+//! mount is made
 //! through file descriptors with the new mount API, so a symlink in the
 //! image (`/proc -> /`, `/dev -> /etc`) resolves inside the rootfs and can
 //! never redirect a mount, a device node or a write onto the host.
@@ -13,6 +14,7 @@
 
 mod cgroupfs;
 mod devices;
+mod inroot;
 mod mounts;
 mod paths;
 mod pivot;
@@ -24,16 +26,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
-use pathrs::flags::OpenFlags;
-use pathrs::{Handle, Root};
-use rustix::fs::CWD;
+use rustix::fs::{Mode, CWD};
 use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
 
-use crate::error::{Errno, InitError};
+use crate::error::InitError;
 
 /// A handle on the rootfs mount, and what every step needs to know.
 pub(crate) struct Rootfs {
-    root: Root,
+    root: inroot::Root,
     /// Where the rootfs is on the host, for error messages.
     host_path: PathBuf,
     /// Inside a new user namespace: devices are bind-mounted, not created.
@@ -46,75 +46,57 @@ pub(crate) struct Rootfs {
 }
 
 impl Rootfs {
-    fn in_root_error(
-        &self,
-        field: &str,
-        op: &str,
-        path: &Path,
-        e: pathrs::error::Error,
-    ) -> InitError {
+    fn in_root_error(&self, field: &str, op: &str, path: &Path, e: rustix::io::Errno) -> InitError {
         InitError::InRoot {
             field: field.to_string(),
             op: op.to_string(),
             path: path.to_path_buf(),
-            context: Some(format!("{e} (rootfs {:?})", self.host_path)),
-            errno: Errno::from(&e),
+            context: Some(format!("rootfs {:?}", self.host_path)),
+            errno: e.into(),
         }
     }
 
-    /// Resolve `path` inside the rootfs to an `O_PATH` handle, following
-    /// symlinks only within the rootfs.
-    fn resolve(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
+    /// Resolve `path` inside the rootfs to an `O_PATH` descriptor,
+    /// following symlinks only within the rootfs.
+    fn resolve(&self, field: &str, path: &Path) -> Result<OwnedFd, InitError> {
         self.root
             .resolve(path)
             .map_err(|e| self.in_root_error(field, "resolve", path, e))
     }
 
     /// Like `resolve`, but `None` when the path does not exist.
-    fn resolve_if_exists(&self, field: &str, path: &Path) -> Result<Option<Handle>, InitError> {
+    fn resolve_if_exists(&self, field: &str, path: &Path) -> Result<Option<OwnedFd>, InitError> {
         match self.root.resolve(path) {
-            Ok(h) => Ok(Some(h)),
-            Err(e) if Errno::from(&e).0 == libc::ENOENT => Ok(None),
+            Ok(fd) => Ok(Some(fd)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
             Err(e) => Err(self.in_root_error(field, "resolve", path, e)),
         }
     }
 
     /// Create the directory `path` (and its parents) inside the rootfs.
-    fn mkdir_all(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
-        let perm = std::fs::Permissions::from_std_mode(0o755);
+    fn mkdir_all(&self, field: &str, path: &Path) -> Result<OwnedFd, InitError> {
         self.root
-            .mkdir_all(path, &perm)
+            .mkdir_all(path, Mode::from_bits_truncate(0o755))
             .map_err(|e| self.in_root_error(field, "mkdir -p", path, e))
     }
 
     /// Resolve `path`, creating an empty file there if nothing exists yet:
     /// the mount point for a file bind mount or a device.
-    fn ensure_file(&self, field: &str, path: &Path) -> Result<Handle, InitError> {
-        if let Some(h) = self.resolve_if_exists(field, path)? {
-            return Ok(h);
-        }
-        if let Some(parent) = path.parent() {
-            self.mkdir_all(field, parent)?;
-        }
-        let perm = std::fs::Permissions::from_std_mode(0o644);
-        let flags =
-            OpenFlags::O_CREAT | OpenFlags::O_EXCL | OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC;
+    fn ensure_file(&self, field: &str, path: &Path) -> Result<OwnedFd, InitError> {
         self.root
-            .create_file(path, flags, &perm)
-            .map_err(|e| self.in_root_error(field, "create", path, e))?;
-        self.resolve(field, path)
+            .ensure_file(path, Mode::from_bits_truncate(0o644))
+            .map_err(|e| self.in_root_error(field, "create", path, e))
     }
-}
 
-/// `std::fs::Permissions` from a mode, without a `PermissionsExt` import at
-/// every call site.
-trait FromStdMode {
-    fn from_std_mode(mode: u32) -> Self;
-}
-
-impl FromStdMode for std::fs::Permissions {
-    fn from_std_mode(mode: u32) -> Self {
-        std::os::unix::fs::PermissionsExt::from_mode(mode)
+    /// The parent directory of `path`, created if needed, and its name.
+    fn parent_of<'p>(
+        &self,
+        field: &str,
+        path: &'p Path,
+    ) -> Result<(OwnedFd, &'p std::ffi::OsStr), InitError> {
+        self.root
+            .parent_of(path)
+            .map_err(|e| self.in_root_error(field, "mkdir -p the parent of", path, e))
     }
 }
 
@@ -227,7 +209,7 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
     move_mount_onto(&tree, CWD, cfg.rootfs)
         .map_err(|e| rootfs_error(&format!("root.path: bind {:?} onto itself", cfg.rootfs), e))?;
     Ok(Rootfs {
-        root: Root::from_fd(tree),
+        root: inroot::Root::new(tree),
         host_path: cfg.rootfs.to_path_buf(),
         in_userns: cfg.in_userns,
         cgroupns: cfg.cgroupns,

@@ -66,7 +66,7 @@ pub(super) fn mask(rootfs: &Rootfs, paths: &[String]) -> Result<(), InitError> {
 /// The container's `/dev/null`, checked to be the real character device
 /// 1:3. An image whose `/dev/null` is a symlink or another file would
 /// otherwise turn every mask into a bind of that file (CVE-2025-31133).
-fn verified_dev_null(rootfs: &Rootfs) -> Result<pathrs::Handle, InitError> {
+fn verified_dev_null(rootfs: &Rootfs) -> Result<std::os::fd::OwnedFd, InitError> {
     let field = "linux.maskedPaths";
     let path = Path::new("/dev/null");
     let handle = rootfs

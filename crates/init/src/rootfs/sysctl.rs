@@ -43,8 +43,7 @@ pub fn key_path(key: &str) -> Option<PathBuf> {
 /// The root of the procfs mounted at `/proc` in the container.
 fn verified_proc_root(rootfs: &Rootfs) -> Result<OwnedFd, InitError> {
     let path = Path::new("/proc");
-    let handle = rootfs.resolve("linux.sysctl", path)?;
-    let fd: OwnedFd = handle.into();
+    let fd = rootfs.resolve("linux.sysctl", path)?;
     check_procfs(&fd, path, true)?;
     Ok(fd)
 }
