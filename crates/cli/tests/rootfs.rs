@@ -280,6 +280,11 @@ fn a_proc_symlink_cannot_redirect_sysctls() {
         std::fs::read_to_string(target.join("shmmni")).unwrap(),
         "untouched"
     );
+    assert_eq!(
+        common::stdout(&out).trim(),
+        "1234",
+        "the container's own procfs got the sysctl"
+    );
 }
 
 /// `/dev/null` replaced by a symlink to a host file must not be used to mask
