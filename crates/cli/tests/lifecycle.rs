@@ -50,7 +50,7 @@ fn create_start_kill_delete() {
     assert!(alive(pid));
     // Blocked before execve: still crust's code, not sleep.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_ne!(comm.trim(), "sleep");
+    assert_eq!(comm.trim(), "crust:[INIT]");
 
     assert!(b.crust(&["start", "c1"]).status.success());
     wait_until(|| {

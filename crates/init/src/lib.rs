@@ -58,7 +58,7 @@ pub struct Init<'a> {
 /// Set up the container and exec its process. Never returns.
 pub fn run(init: Init<'_>) -> ! {
     sys::signal::reset_dispositions();
-    if close_inherited(&init).is_err() {
+    if close_inherited(&init).is_err() || harden().is_err() {
         sys::exec::exit_now(1);
     }
     match setup(&init) {
@@ -82,6 +82,16 @@ pub fn run(init: Init<'_>) -> ! {
             sys::exec::exit_now(1)
         }
     }
+}
+
+/// Until `execve` the init holds runtime descriptors (the channel, the exec
+/// fifo) inside the container's namespaces: make it non-dumpable, so no
+/// process there can ptrace it or open its `/proc/PID/fd` (execve restores
+/// dumpability for the container's own program). Named as runc names its
+/// init, so that `ps` shows what it is.
+fn harden() -> Result<(), rustix::io::Errno> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
+    rustix::thread::set_name(c"crust:[INIT]")
 }
 
 /// Keep stdio, the preserved descriptors and what `Init` holds; close the
