@@ -166,9 +166,13 @@ fn a_namespace_path_of_the_wrong_type_is_refused() {
 #[test]
 fn user_namespace_with_mappings() {
     let mut b = Bundle::new(
-        "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; readlink /proc/self/ns/user; ls -l /dev/null /dev/net/tun | awk '{print $1, $5, $6, $NF}'; grep -c /dev/net/tun /proc/self/mountinfo",
     );
     b.with_user_namespace(100000);
+    // mknod is not allowed in a user namespace: devices are bound from the
+    // host.
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200}]);
     // sysfs needs the network namespace to be owned by the user namespace,
     // which it is; the shared rootfs is owned by host root (unmapped), which
     // only matters for writes.
@@ -183,6 +187,15 @@ fn user_namespace_with_mappings() {
         ["0", "100000", "65536"]
     );
     assert_eq!(lines[2], "0");
+    assert!(
+        lines[4].starts_with("crw") && lines[4].contains("1, 3 /dev/null"),
+        "{out}"
+    );
+    assert!(
+        lines[5].starts_with("crw") && lines[5].contains("10, 200 /dev/net/tun"),
+        "{out}"
+    );
+    assert_eq!(lines[6], "1", "/dev/net/tun is a bind mount: {out}");
     assert_ne!(
         lines[3],
         std::fs::read_link("/proc/self/ns/user")
