@@ -187,12 +187,13 @@ fn user_namespace_with_mappings() {
         ["0", "100000", "65536"]
     );
     assert_eq!(lines[2], "0");
+    // ls sorts its operands: /dev/net/tun comes first.
     assert!(
-        lines[4].starts_with("crw") && lines[4].contains("1, 3 /dev/null"),
+        lines[4].starts_with("crw") && lines[4].contains("10, 200 /dev/net/tun"),
         "{out}"
     );
     assert!(
-        lines[5].starts_with("crw") && lines[5].contains("10, 200 /dev/net/tun"),
+        lines[5].starts_with("crw") && lines[5].contains("1, 3 /dev/null"),
         "{out}"
     );
     assert_eq!(lines[6], "1", "/dev/net/tun is a bind mount: {out}");
