@@ -177,7 +177,7 @@ fn run_forwards_signals() {
             )
         },
     );
-    std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
+    common::wait_for_descendant(child.id().into(), "sleep");
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::TERM,

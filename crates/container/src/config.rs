@@ -84,6 +84,12 @@ fn validate_process(spec: &Spec) -> Result<(), Invalid> {
         .process()
         .as_ref()
         .ok_or_else(|| invalid("process", "is required to create a container"))?;
+    validate_process_fields(process)
+}
+
+/// The checks of `process`, also made on the process of an `exec`.
+pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(), Invalid> {
+    crate::unsupported::check_process(process)?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must not be empty"));
     }

@@ -101,7 +101,7 @@ fn create_in(
         rootfs: rootfs.to_path_buf(),
         created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
         annotations: spec.annotations().clone().unwrap_or_default(),
-        own_pid_namespace: false,
+        config: spec.clone(),
     };
     dir.save(&state)?;
     let fifo = open_exec_fifo(dir)?;
@@ -119,7 +119,6 @@ fn create_in(
     let init = spawn::spawn(spec, fifo, spawn_opts)?;
     let pid = init.pid.as_raw_nonzero().get();
     state.pid = Some(pid);
-    state.own_pid_namespace = init.own_pid_namespace;
     let recorded = crate::procinfo::start_time(pid).and_then(|t| {
         state.init_start_time = t;
         dir.save(&state).ok()

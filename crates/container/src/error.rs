@@ -32,6 +32,8 @@ pub enum Error {
     },
     #[error("container init: {0}")]
     Init(InitError),
+    #[error("exec: {0}")]
+    Exec(InitError),
     #[error("container init: {0}")]
     Channel(ChannelError),
     #[error("container init exited before it was set up ({0})")]

@@ -27,6 +27,11 @@ pub struct ContainerState {
     pub owner: String,
 }
 
+/// The whole of what crust keeps about a container, config included.
+pub fn state_of(root: &Path, id: &str) -> Result<crate::state::State> {
+    StateDir::open(root, id)?.load()
+}
+
 pub fn state(root: &Path, id: &str) -> Result<ContainerState> {
     let dir = StateDir::open(root, id)?;
     describe(&dir)

@@ -17,7 +17,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         return Err(Error::NotRunning { id: id.into() });
     }
     let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
-    if all && state.own_pid_namespace {
+    if all && state.own_pid_namespace() {
         signal_namespace(&state, signal);
     }
     sys::signal::pidfd_send(&init, signal).map_err(|e| match e {

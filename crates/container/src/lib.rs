@@ -4,9 +4,10 @@
 
 pub mod config;
 pub mod console;
-mod create;
+pub(crate) mod create;
 mod delete;
 pub mod error;
+pub mod exec;
 mod hostproc;
 pub mod id;
 mod info;
@@ -27,7 +28,7 @@ mod test_util;
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use error::{Error, Result};
-pub use info::{list, state, ContainerState};
+pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use run::wait_forwarding_signals;
 pub use start::{release, start};

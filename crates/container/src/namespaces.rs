@@ -31,7 +31,6 @@ pub(crate) struct Plan {
     new_time: Option<String>,
     pub new_user: bool,
     pub cgroupns: bool,
-    pub own_pid: bool,
 }
 
 fn kinds(t: LinuxNamespaceType) -> (LinkNameSpaceType, &'static str) {
@@ -90,7 +89,6 @@ impl Plan {
             new_time: None,
             new_user: false,
             cgroupns: false,
-            own_pid: false,
         };
         let linux = spec.linux().as_ref();
         for (i, ns) in linux
@@ -111,7 +109,6 @@ impl Plan {
             match ns.typ() {
                 LinuxNamespaceType::User => plan.new_user = ns.path().is_none(),
                 LinuxNamespaceType::Cgroup => plan.cgroupns = true,
-                LinuxNamespaceType::Pid => plan.own_pid = true,
                 _ => {}
             }
         }
@@ -189,6 +186,21 @@ pub(crate) struct ForChildren {
 }
 
 impl ForChildren {
+    /// Children of this process start in the pid namespace of the process
+    /// `pidfd` refers to (for `exec`), until the guard is dropped.
+    pub(crate) fn pid_namespace_of(pidfd: &OwnedFd) -> Result<ForChildren> {
+        let mut guard = ForChildren {
+            restore: Vec::new(),
+        };
+        guard.save(LinkNameSpaceType::ProcessID)?;
+        rustix::thread::move_into_thread_name_spaces(
+            std::os::fd::AsFd::as_fd(pidfd),
+            rustix::thread::ThreadNameSpaceType::PROCESS_ID,
+        )
+        .map_err(Error::sys("join the container's pid namespace"))?;
+        Ok(guard)
+    }
+
     fn save(&mut self, kind: LinkNameSpaceType) -> Result<()> {
         let path = match kind {
             LinkNameSpaceType::Time => "/proc/self/ns/time_for_children",

@@ -34,7 +34,6 @@ pub struct SpawnOptions<'a> {
 pub struct Spawned {
     pub pid: Pid,
     pub pidfd: OwnedFd,
-    pub own_pid_namespace: bool,
 }
 
 /// Fork the container init and drive it to `Ready`. On error the child is
@@ -72,11 +71,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     drop(child);
     drop(start_fifo);
     drop(opts.console_socket);
-    let mut spawned = Spawned {
-        pid,
-        pidfd,
-        own_pid_namespace: plan.own_pid,
-    };
+    let mut spawned = Spawned { pid, pidfd };
     match handshake(spec, &plan, &parent, &mut spawned) {
         Ok(()) => Ok(spawned),
         Err(e) => {

@@ -60,9 +60,18 @@ pub struct State {
     pub created: String,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
-    /// Whether the init has its own pid namespace (all its processes die
-    /// with it).
-    pub own_pid_namespace: bool,
+    /// The config the container was created from: `exec` starts from its
+    /// process, `delete` will run its hooks.
+    pub config: oci_spec::runtime::Spec,
+}
+
+impl State {
+    /// Whether the init has a pid namespace of its own, so that all the
+    /// container's processes die with it.
+    pub fn own_pid_namespace(&self) -> bool {
+        crate::config::namespace_types(&self.config)
+            .contains(&oci_spec::runtime::LinuxNamespaceType::Pid)
+    }
 }
 
 /// A container's state directory, held open (and possibly locked).
@@ -242,7 +251,7 @@ mod tests {
             rootfs: "/b/rootfs".into(),
             created: "2026-01-01T00:00:00Z".into(),
             annotations: HashMap::new(),
-            own_pid_namespace: true,
+            config: oci_spec::runtime::Spec::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 mod caps;
 mod console;
 pub mod error;
+pub mod exec;
 mod mount_options;
 mod namespaces;
 mod process;
@@ -57,10 +58,16 @@ pub struct Init<'a> {
 
 /// Set up the container and exec its process. Never returns.
 pub fn run(init: Init<'_>) -> ! {
-    sys::signal::reset_dispositions();
-    if close_inherited(&init).is_err() || harden().is_err() {
-        sys::exec::exit_now(1);
-    }
+    use std::os::fd::{AsFd, AsRawFd};
+    let held: Vec<i32> = [
+        init.channel.as_fd().as_raw_fd(),
+        init.start_fifo.as_raw_fd(),
+    ]
+    .into_iter()
+    .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
+    .chain(init.console_socket.iter().map(|s| s.as_raw_fd()))
+    .collect();
+    prepare_child(&held, init.preserve_fds, c"crust:[INIT]");
     match setup(&init) {
         Ok(exe) => {
             if init.channel.send(&Message::Ready).is_err() {
@@ -69,10 +76,7 @@ pub fn run(init: Init<'_>) -> ! {
             if !wait_for_start(&init.start_fifo) {
                 sys::exec::exit_now(1);
             }
-            if sys::signal::restore(&init.sigmask).is_err() {
-                sys::exec::exit_now(1);
-            }
-            let errno = sys::exec::execve(&exe.path, &exe.args, &exe.env);
+            let errno = exec(&exe, &init.sigmask);
             // The parent is gone by now; stderr is the container's.
             eprintln!("crust: exec {:?}: {}", exe.path, error::Errno::from(errno));
             sys::exec::exit_now(127)
@@ -84,32 +88,34 @@ pub fn run(init: Init<'_>) -> ! {
     }
 }
 
-/// Until `execve` the init holds runtime descriptors (the channel, the exec
-/// fifo) inside the container's namespaces: make it non-dumpable, so no
-/// process there can ptrace it or open its `/proc/PID/fd` (execve restores
-/// dumpability for the container's own program). Named as runc names its
-/// init, so that `ps` shows what it is.
-fn harden() -> Result<(), rustix::io::Errno> {
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
-    rustix::thread::set_name(c"crust:[INIT]")
+/// What every child of the runtime does first: default signal
+/// dispositions, only the descriptors it needs (stdio, the preserved ones
+/// and `held`; the runtime's state-directory lock above all must not live
+/// on), and hardening. Until `execve` the child holds runtime descriptors
+/// inside the container's namespaces: it is non-dumpable, so no process
+/// there can ptrace it or open its `/proc/PID/fd` (execve restores
+/// dumpability for the container's own program), and it is named as runc
+/// names its init, so that `ps` shows what it is.
+fn prepare_child(held: &[i32], preserve_fds: u32, name: &std::ffi::CStr) {
+    sys::signal::reset_dispositions();
+    let preserved = (3..3 + preserve_fds).filter_map(|fd| i32::try_from(fd).ok());
+    let keep: Vec<i32> = held.iter().copied().chain(preserved).collect();
+    let prepared = sys::fd::close_all_except(&keep)
+        .and_then(|()| {
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        })
+        .and_then(|()| rustix::thread::set_name(name));
+    if prepared.is_err() {
+        sys::exec::exit_now(1);
+    }
 }
 
-/// Keep stdio, the preserved descriptors and what `Init` holds; close the
-/// rest of what the runtime had open (its state-directory lock above all,
-/// which would otherwise be held until `start`).
-fn close_inherited(init: &Init<'_>) -> Result<(), rustix::io::Errno> {
-    use std::os::fd::{AsFd, AsRawFd};
-    let preserved = (3..3 + init.preserve_fds).filter_map(|fd| i32::try_from(fd).ok());
-    let keep: Vec<i32> = [
-        init.channel.as_fd().as_raw_fd(),
-        init.start_fifo.as_raw_fd(),
-    ]
-    .into_iter()
-    .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
-    .chain(init.console_socket.iter().map(|s| s.as_raw_fd()))
-    .chain(preserved)
-    .collect();
-    sys::fd::close_all_except(&keep)
+/// Restore the caller's signal mask and `execve`; returns only on failure.
+fn exec(exe: &process::Executable, sigmask: &sys::signal::SigMask) -> rustix::io::Errno {
+    if let Err(e) = sys::signal::restore(sigmask) {
+        return e;
+    }
+    sys::exec::execve(&exe.path, &exe.args, &exe.env)
 }
 
 fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
@@ -145,16 +151,7 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
             field: "process".into(),
             detail: "is required to start a container".into(),
         })?;
-    if let Some(socket) = &init.console_socket {
-        console::setup(socket, proc)?;
-    }
-    become_process(proc)?;
-    let exe = process::executable(proc)?;
-    sys::fd::cloexec_from(3 + init.preserve_fds).map_err(|e| InitError::Process {
-        op: "mark inherited descriptors close-on-exec".into(),
-        errno: e.into(),
-    })?;
-    Ok(exe)
+    become_process(proc, init.console_socket.as_ref(), init.preserve_fds)
 }
 
 fn set_names(spec: &Spec) -> Result<(), InitError> {
@@ -187,10 +184,19 @@ fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
     }
 }
 
-/// Rlimits, user, capabilities, `noNewPrivileges` and cwd, in the order
-/// that keeps each step permitted: limits and the bounding set while still
-/// root, then the uid change, then the final capability sets.
-fn become_process(proc: &oci_spec::runtime::Process) -> Result<(), InitError> {
+/// The process's terminal, rlimits, user, capabilities, `noNewPrivileges`
+/// and cwd, in the order that keeps each step permitted: limits and the
+/// bounding set while still root, then the uid change, then the final
+/// capability sets. Returns what `execve` needs, with every descriptor but
+/// stdio and the preserved ones marked close-on-exec.
+pub(crate) fn become_process(
+    proc: &oci_spec::runtime::Process,
+    console_socket: Option<&OwnedFd>,
+    preserve_fds: u32,
+) -> Result<process::Executable, InitError> {
+    if let Some(socket) = console_socket {
+        console::setup(socket, proc)?;
+    }
     process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
     let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
     process::drop_bounding(&caps)?;
@@ -202,7 +208,13 @@ fn become_process(proc: &oci_spec::runtime::Process) -> Result<(), InitError> {
             errno: e.into(),
         })?;
     }
-    process::enter_cwd(proc.cwd())
+    process::enter_cwd(proc.cwd())?;
+    let exe = process::executable(proc)?;
+    sys::fd::cloexec_from(3 + preserve_fds).map_err(|e| InitError::Process {
+        op: "mark inherited descriptors close-on-exec".into(),
+        errno: e.into(),
+    })?;
+    Ok(exe)
 }
 
 /// Block until `crust start` writes to the fifo. False if it cannot.

@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -22,6 +23,8 @@ pub enum Command {
     Start(start::Args),
     /// Output the state of a container
     State(state::Args),
+    /// Run a new process inside a container
+    Exec(exec::Args),
     /// Send a signal to a container's init process
     Kill(kill::Args),
     /// Delete a container and everything it holds
@@ -40,6 +43,7 @@ impl Command {
             Command::Run(a) => a.run(g),
             Command::Start(a) => a.run(g),
             Command::State(a) => a.run(g),
+            Command::Exec(a) => a.run(g),
             Command::Kill(a) => a.run(g),
             Command::Delete(a) => a.run(g),
             Command::List(a) => a.run(g),

@@ -234,3 +234,35 @@ pub fn alive(pid: i64) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The pids of `pid`'s descendants.
+pub fn descendants(pid: i64) -> Vec<i64> {
+    let children: Vec<i64> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    children
+        .iter()
+        .flat_map(|c| std::iter::once(*c).chain(descendants(*c)))
+        .collect()
+}
+
+/// Wait until a descendant of `pid` runs the program `comm`: a shell
+/// script has then passed the commands before it (a `trap`, say).
+pub fn wait_for_descendant(pid: i64, comm: &str) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = descendants(pid).iter().any(|d| {
+            std::fs::read_to_string(format!("/proc/{d}/comm")).is_ok_and(|c| c.trim() == comm)
+        });
+        if found {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no descendant of {pid} runs {comm}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

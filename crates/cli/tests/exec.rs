@@ -1,0 +1,259 @@
+//! `crust exec`: a new process in every namespace of a running container.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{stderr, stdout, Bundle};
+use serde_json::json;
+
+/// A running container to exec into.
+fn running(b: &Bundle) -> i64 {
+    let out = b.crust(&["run", "-d", "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.state("c1")["pid"].as_i64().unwrap()
+}
+
+fn exec(b: &Bundle, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["exec"];
+    all.extend_from_slice(args);
+    b.crust(&all)
+}
+
+#[test]
+fn exec_joins_every_namespace_of_the_container() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let script = "for n in mnt net ipc uts pid cgroup; do [ \"$(readlink /proc/1/ns/$n)\" = \"$(readlink /proc/self/ns/$n)\" ] && echo same-$n; done; hostname; ls /bin/busybox";
+    let out = exec(&b, &["c1", "sh", "-c", script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for n in ["mnt", "net", "ipc", "uts", "pid", "cgroup"] {
+        assert!(text.contains(&format!("same-{n}")), "{n}: {text}");
+    }
+    assert!(
+        text.contains("crust") && text.contains("/bin/busybox"),
+        "{text}"
+    );
+}
+
+#[test]
+fn exit_code_env_user_cwd_groups() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let out = exec(
+        &b,
+        &[
+            "-e",
+            "FOO=bar",
+            "-e",
+            "PATH=/bin",
+            "--user",
+            "1000:1001",
+            "-g",
+            "44",
+            "--cwd",
+            "/tmp",
+            "c1",
+            "sh",
+            "-c",
+            "echo $FOO $PATH; id -u; id -g; id -G; pwd; exit 7",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(String::from).collect();
+    assert_eq!(lines, ["bar /bin", "1000", "1001", "1001 44", "/tmp"]);
+}
+
+#[test]
+fn exec_takes_the_containers_process_settings() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_CONFIG=yes"]);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 321}]);
+    running(&b);
+    let out = exec(
+        &b,
+        &[
+            "c1",
+            "sh",
+            "-c",
+            "echo $FROM_CONFIG; ulimit -n; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(text.starts_with("yes\n321\n"), "{text}");
+    assert!(
+        text.contains("CapEff:\t0000000020000420") && text.contains("NoNewPrivs:\t1"),
+        "{text}"
+    );
+}
+
+/// CVE-2022-29162: `exec --cap` must not put the capability in the
+/// inheritable set, from which a program with file capabilities could
+/// raise it. A naive implementation adding it to all five sets would show
+/// it in CapInh.
+#[test]
+fn exec_cap_never_grants_inheritable_capabilities() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let out = exec(
+        &b,
+        &[
+            "--cap",
+            "CAP_SYS_ADMIN",
+            "c1",
+            "grep",
+            "-E",
+            "^Cap(Inh|Eff|Bnd|Amb)",
+            "/proc/self/status",
+        ],
+    );
+    let text = stdout(&out);
+    let field = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(k))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let sys_admin = 1u64 << 21;
+    for k in ["CapEff:", "CapBnd:"] {
+        assert_ne!(
+            u64::from_str_radix(&field(k), 16).unwrap() & sys_admin,
+            0,
+            "{k}: {text}"
+        );
+    }
+    assert_eq!(field("CapInh:"), "0000000000000000", "{text}");
+}
+
+#[test]
+fn detached_exec_with_a_pid_file() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let pid_file = b.dir.path().join("exec.pid");
+    let out = exec(
+        &b,
+        &[
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "c1",
+            "sleep",
+            "1000",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(common::alive(pid));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
+    assert!(b.crust(&["delete", "-f", "c1"]).status.success());
+    let end = Instant::now() + Duration::from_secs(5);
+    while common::alive(pid) {
+        assert!(
+            Instant::now() < end,
+            "the exec'd process outlived its container's pid namespace"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_process_file_replaces_the_process() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let file = b.dir.path().join("process.json");
+    let process = json!({"args": ["sh", "-c", "echo from-file $X; id -u"], "env": ["X=1", "PATH=/bin"], "cwd": "/", "user": {"uid": 5, "gid": 5}});
+    std::fs::write(&file, process.to_string()).unwrap();
+    let out = exec(&b, &["--process", file.to_str().unwrap(), "c1"]);
+    assert_eq!(stdout(&out), "from-file 1\n5\n", "{}", stderr(&out));
+    std::fs::write(&file, json!({"args": "sh", "cwd": "/"}).to_string()).unwrap();
+    let out = exec(&b, &["--process", file.to_str().unwrap(), "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("args"), "{}", stderr(&out));
+}
+
+#[test]
+fn exec_errors_are_clear() {
+    let b = Bundle::new("exec sleep 1000");
+    let out = exec(&b, &["ghost", "true"]);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    running(&b);
+    let out = exec(&b, &["c1", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .trim()
+            .ends_with("executable file not found in $PATH\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(b.crust(&["kill", "c1", "KILL"]).status.success());
+    let end = Instant::now() + Duration::from_secs(5);
+    while b.state("c1")["status"] != "stopped" {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = exec(&b, &["c1", "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not running"), "{}", stderr(&out));
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let out = exec(
+        &b,
+        &["-t", "c1", "sh", "-c", "tty; [ -t 0 ] && echo tty-stdin"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("/dev/pts/") && text.contains("tty-stdin"),
+        "{text}"
+    );
+}
+
+#[test]
+fn exec_into_a_user_namespace() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.with_user_namespace(100000);
+    running(&b);
+    let out = exec(&b, &["c1", "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("0\n") && text.contains("100000"), "{text}");
+}
+
+#[test]
+fn exec_forwards_signals_and_reports_them() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    b.write();
+    let child = b
+        .command(&[
+            "exec",
+            "c1",
+            "sh",
+            "-c",
+            "trap 'exit 9' TERM; while :; do sleep 0.05; done",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_descendant(child.id().into(), "sleep");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(9));
+}

@@ -1,0 +1,274 @@
+//! `crust exec`: start a new process in a running container, in all its
+//! namespaces, as its config's process with the caller's overrides.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, LinuxNamespaceType, Process};
+use rustix::process::Pid;
+use sys::clone::Forked;
+
+use crate::console::{self, ConsoleTarget};
+use crate::error::{Error, Result};
+use crate::kill::open_init;
+use crate::namespaces::ForChildren;
+use crate::spawn::kill_and_reap;
+use crate::state::{StateDir, Status};
+
+/// What `crust exec` may change in the container's process (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub args: Vec<String>,
+    /// `KEY=value`, added to (and overriding) the container's environment.
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub additional_gids: Vec<u32>,
+    /// Capabilities added to the bounding, effective, permitted and ambient
+    /// sets, never the inheritable one (CVE-2022-29162).
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub tty: bool,
+}
+
+/// The process `exec` runs: the container's own with `o` applied.
+pub fn process_from_config(base: &Process, o: &Overrides) -> Result<Process> {
+    let mut p = base.clone();
+    if o.args.is_empty() {
+        return Err(Error::Unsupported(
+            "exec needs a command, or --process".into(),
+        ));
+    }
+    p.set_args(Some(o.args.clone()));
+    p.set_env(Some(merge_env(
+        base.env().as_deref().unwrap_or_default(),
+        &o.env,
+    )));
+    if let Some(cwd) = &o.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(uid) = o.uid {
+        p.user_mut().set_uid(uid);
+    }
+    if let Some(gid) = o.gid {
+        p.user_mut().set_gid(gid);
+    }
+    if !o.additional_gids.is_empty() {
+        p.user_mut()
+            .set_additional_gids(Some(o.additional_gids.clone()));
+    }
+    if !o.caps.is_empty() {
+        add_caps(&mut p, &o.caps)?;
+    }
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    p.set_terminal(Some(o.tty));
+    Ok(p)
+}
+
+/// A `--process` file: a complete process.json.
+pub fn process_from_file(path: &Path) -> Result<Process> {
+    let text = std::fs::read(path).map_err(Error::io("read", path))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
+        file: path.to_path_buf(),
+        field: e.path().to_string(),
+        detail: e.inner().to_string(),
+    })
+}
+
+/// Later entries win, as a shell's `export` would.
+fn merge_env(base: &[String], extra: &[String]) -> Vec<String> {
+    let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
+    let mut out: Vec<String> = base
+        .iter()
+        .filter(|b| !extra.iter().any(|e| key(e) == key(b)))
+        .cloned()
+        .collect();
+    out.extend(extra.iter().cloned());
+    out
+}
+
+fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    for name in names {
+        let full = if name.starts_with("CAP_") {
+            name.clone()
+        } else {
+            format!("CAP_{name}")
+        };
+        let cap: Capability =
+            serde_json::from_value(serde_json::Value::String(full.to_uppercase()))
+                .map_err(|_| Error::Unsupported(format!("--cap: unknown capability {name:?}")))?;
+        type Get = fn(&LinuxCapabilities) -> &Option<Capabilities>;
+        type Set = fn(&mut LinuxCapabilities, Option<Capabilities>) -> &mut LinuxCapabilities;
+        let sets: [(Get, Set); 4] = [
+            (LinuxCapabilities::bounding, LinuxCapabilities::set_bounding),
+            (
+                LinuxCapabilities::effective,
+                LinuxCapabilities::set_effective,
+            ),
+            (
+                LinuxCapabilities::permitted,
+                LinuxCapabilities::set_permitted,
+            ),
+            (LinuxCapabilities::ambient, LinuxCapabilities::set_ambient),
+        ];
+        for (get, set) in sets {
+            let mut with = get(&caps).clone().unwrap_or_default();
+            with.insert(cap);
+            set(&mut caps, Some(with));
+        }
+    }
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
+pub struct ExecOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub process: Process,
+    pub console: ConsoleTarget,
+    pub detached: bool,
+    pub pid_file: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub sigmask: sys::signal::SigMask,
+}
+
+/// A process started by `exec`, a child of this process.
+#[derive(Debug)]
+pub struct Executed {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    /// The pty master, when crust itself holds the terminal.
+    pub console: Option<OwnedFd>,
+}
+
+pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
+    let dir = StateDir::open(opts.root, opts.id)?;
+    let state = dir.load()?;
+    if !matches!(dir.status(&state), Status::Created | Status::Running) {
+        return Err(Error::NotRunning { id: opts.id.into() });
+    }
+    let container = open_init(&state).ok_or_else(|| Error::NotRunning { id: opts.id.into() })?;
+    let terminal = opts.process.terminal().unwrap_or(false);
+    let target = if terminal {
+        opts.console.clone()
+    } else {
+        ConsoleTarget::None
+    };
+    console::check(terminal, &opts.console, opts.detached)?;
+    let types = crate::config::namespace_types(&state.config);
+    let namespaces = types
+        .iter()
+        .filter(|t| **t != LinuxNamespaceType::Pid)
+        .fold(0u64, |acc, t| acc | *t as u64);
+    let (console_socket, our_end) = console::open(&target)?;
+    let (parent, child) = init::Channel::pair().map_err(Error::Channel)?;
+    let for_children = types
+        .contains(&LinuxNamespaceType::Pid)
+        .then(|| ForChildren::pid_namespace_of(&container))
+        .transpose()?;
+    let (pid, pidfd) = match sys::clone::clone3(0, None).map_err(Error::sys("clone3"))? {
+        Forked::Child => {
+            drop(parent);
+            init::exec::run(init::exec::Exec {
+                process: &opts.process,
+                container,
+                namespaces,
+                channel: child,
+                console_socket,
+                preserve_fds: opts.preserve_fds,
+                sigmask: opts.sigmask,
+            })
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop((for_children, child, console_socket, container));
+    let result = match parent.recv() {
+        // The channel is close-on-exec: end-of-file means execve succeeded.
+        Err(init::ChannelError::Closed) => Ok(()),
+        Ok(init::Message::Failed(e)) => Err(Error::Exec(e)),
+        Ok(other) => Err(Error::InitDied(format!("unexpected message {other:?}"))),
+        Err(e) => Err(Error::Channel(e)),
+    }
+    .and_then(|()| {
+        opts.pid_file.map_or(Ok(()), |p| {
+            crate::create::write_pid_file(p, pid.as_raw_nonzero().get())
+        })
+    })
+    .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
+    match result {
+        Ok(console) => Ok(Executed {
+            pid,
+            pidfd,
+            console,
+        }),
+        Err(e) => {
+            kill_and_reap(&pidfd);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Process {
+        let spec: oci_spec::runtime::Spec = serde_json::from_str(crate::DEFAULT_CONFIG).unwrap();
+        spec.process().clone().unwrap()
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let o = Overrides {
+            args: vec!["ls".into()],
+            env: vec!["TERM=dumb".into(), "NEW=1".into()],
+            cwd: Some("/tmp".into()),
+            uid: Some(7),
+            gid: Some(8),
+            additional_gids: vec![9],
+            tty: false,
+            ..Overrides::default()
+        };
+        let p = process_from_config(&base(), &o).unwrap();
+        assert_eq!(p.args().as_deref().unwrap(), ["ls"]);
+        let env = p.env().as_deref().unwrap();
+        assert!(env.contains(&"TERM=dumb".to_string()) && !env.contains(&"TERM=xterm".to_string()));
+        assert!(env.iter().any(|e| e.starts_with("PATH=")) && env.contains(&"NEW=1".to_string()));
+        assert_eq!((p.user().uid(), p.user().gid()), (7, 8));
+        assert_eq!(p.user().additional_gids().as_deref().unwrap(), [9]);
+        assert_eq!(p.cwd(), Path::new("/tmp"));
+        assert_eq!(p.terminal(), Some(false));
+    }
+
+    #[test]
+    fn added_caps_never_reach_the_inheritable_set() {
+        let o = Overrides {
+            args: vec!["sh".into()],
+            caps: vec!["CAP_SYS_ADMIN".into(), "net_raw".into()],
+            ..Overrides::default()
+        };
+        let p = process_from_config(&base(), &o).unwrap();
+        let caps = p.capabilities().as_ref().unwrap();
+        for set in [
+            caps.bounding(),
+            caps.effective(),
+            caps.permitted(),
+            caps.ambient(),
+        ] {
+            let set = set.as_ref().unwrap();
+            assert!(set.contains(&Capability::SysAdmin) && set.contains(&Capability::NetRaw));
+        }
+        assert!(caps.inheritable().as_ref().is_none_or(|s| s.is_empty()));
+        let bad = Overrides {
+            args: vec!["sh".into()],
+            caps: vec!["CAP_NOPE".into()],
+            ..Overrides::default()
+        };
+        assert!(process_from_config(&base(), &bad).is_err());
+    }
+}

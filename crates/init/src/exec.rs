@@ -1,0 +1,69 @@
+//! `crust exec`: a new process inside a running container. The parent put
+//! it in the container's pid namespace (which only affects children); here
+//! it joins every other namespace of the container's init through the
+//! init's pidfd, in one `setns` call, then becomes the configured process.
+//!
+//! There is no `Ready`: the channel is close-on-exec, so a successful
+//! `execve` shows as end-of-file to the parent, and a failure arrives as
+//! `Failed`.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use oci_spec::runtime::Process;
+use rustix::thread::ThreadNameSpaceType;
+
+use crate::error::InitError;
+use crate::protocol::{Channel, Message};
+
+/// Everything the exec child needs, prepared by the parent.
+pub struct Exec<'a> {
+    pub process: &'a Process,
+    /// A pidfd of the container's init.
+    pub container: OwnedFd,
+    /// `CLONE_NEW*` flags of the namespaces to join (all but pid).
+    pub namespaces: u64,
+    pub channel: Channel,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub sigmask: sys::signal::SigMask,
+}
+
+/// Join the container and exec the process. Never returns.
+pub fn run(e: Exec<'_>) -> ! {
+    let held: Vec<i32> = [e.channel.as_fd().as_raw_fd(), e.container.as_raw_fd()]
+        .into_iter()
+        .chain(e.console_socket.iter().map(|s| s.as_raw_fd()))
+        .collect();
+    crate::prepare_child(&held, e.preserve_fds, c"crust:[EXEC]");
+    let failure = match setup(&e) {
+        Ok(exe) => {
+            let errno = crate::exec(&exe, &e.sigmask);
+            InitError::Exec {
+                path: std::path::PathBuf::from(exe.path.to_string_lossy().to_string()),
+                errno: errno.into(),
+            }
+        }
+        Err(err) => err,
+    };
+    let _ = e.channel.send(&Message::Failed(failure));
+    sys::exec::exit_now(127)
+}
+
+fn setup(e: &Exec<'_>) -> Result<crate::process::Executable, InitError> {
+    let types = u32::try_from(e.namespaces)
+        .ok()
+        .map(ThreadNameSpaceType::from_bits_retain);
+    let types = types.ok_or_else(|| InitError::Config {
+        field: "linux.namespaces".into(),
+        detail: "bad flags".into(),
+    })?;
+    if !types.is_empty() {
+        rustix::thread::move_into_thread_name_spaces(e.container.as_fd(), types).map_err(
+            |err| InitError::Process {
+                op: "join the container's namespaces".into(),
+                errno: err.into(),
+            },
+        )?;
+    }
+    crate::become_process(e.process, e.console_socket.as_ref(), e.preserve_fds)
+}
