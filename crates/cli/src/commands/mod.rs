@@ -24,7 +24,7 @@ pub enum Command {
     /// Output the state of a container
     State(state::Args),
     /// Run a new process inside a container
-    Exec(exec::Args),
+    Exec(Box<exec::Args>),
     /// Send a signal to a container's init process
     Kill(kill::Args),
     /// Delete a container and everything it holds
