@@ -258,8 +258,12 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
     b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO"});
     assert_fails_cleanly(&b, &["create", "c1"], &["linux.seccomp", "not supported"]);
     let mut b = Bundle::new("true");
-    b.config["hooks"] = json!({"prestart": [{"path": "/bin/true"}]});
-    assert_fails_cleanly(&b, &["create", "c1"], &["hooks.prestart", "not supported"]);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    assert_fails_cleanly(
+        &b,
+        &["create", "c1"],
+        &["linux.personality", "not supported"],
+    );
     let b = Bundle::new("true");
     let out = b.run("c2");
     assert!(out.status.success());

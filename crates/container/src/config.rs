@@ -74,6 +74,7 @@ pub fn validate(spec: &Spec) -> Result<(), Invalid> {
         return Err(invalid("root.path", "must not be empty"));
     }
     validate_process(spec)?;
+    validate_hooks(spec)?;
     validate_mounts(spec)?;
     validate_linux(spec)?;
     crate::unsupported::check(spec)
@@ -127,6 +128,22 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
                 format!("process.env[{i}]"),
                 format!("{e:?} is not of the form KEY=value"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// A hook's path must be absolute (config.md).
+fn validate_hooks(spec: &Spec) -> Result<(), Invalid> {
+    use init::hooks::Kind;
+    for kind in Kind::ALL {
+        for (i, hook) in init::hooks::of_kind(spec, kind).iter().enumerate() {
+            if !hook.path().is_absolute() {
+                return Err(invalid(
+                    format!("hooks.{}[{i}].path", kind.name()),
+                    format!("{:?} is not an absolute path", hook.path()),
+                ));
+            }
         }
     }
     Ok(())
@@ -396,6 +413,10 @@ mod tests {
                 "linux.namespaces",
             ),
             (Box::new(|v| v["root"] = serde_json::Value::Null), "root"),
+            (
+                Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "true"}]})),
+                "hooks.poststop[0].path",
+            ),
             (
                 Box::new(|v| v["linux"]["maskedPaths"][0] = serde_json::json!("proc/kcore")),
                 "linux.maskedPaths[0]",

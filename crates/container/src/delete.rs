@@ -39,6 +39,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             })
         }
     }
+    crate::hooks::run_logged(&state, init::hooks::Kind::Poststop, "stopped");
     dir.remove()
 }
 

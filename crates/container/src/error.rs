@@ -34,6 +34,8 @@ pub enum Error {
     Init(InitError),
     #[error("exec: {0}")]
     Exec(InitError),
+    #[error("{0}")]
+    Hook(InitError),
     #[error("container init: {0}")]
     Channel(ChannelError),
     #[error("container init exited before it was set up ({0})")]

@@ -8,6 +8,7 @@ pub(crate) mod create;
 mod delete;
 pub mod error;
 pub mod exec;
+mod hooks;
 mod hostproc;
 pub mod id;
 mod info;
@@ -31,7 +32,7 @@ pub use error::{Error, Result};
 pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use run::wait_forwarding_signals;
-pub use start::{release, start};
+pub use start::{poststart, release, start};
 
 /// The default `config.json` that `crust spec` writes: runc's, with crust's
 /// name and spec version.

@@ -29,6 +29,12 @@ pub struct SpawnOptions<'a> {
     pub sigmask: sys::signal::SigMask,
 }
 
+/// What hooks are told about the container.
+struct Names<'a> {
+    id: &'a str,
+    bundle: &'a Path,
+}
+
 /// A container init, set up and blocked before `execve`.
 #[derive(Debug)]
 pub struct Spawned {
@@ -49,6 +55,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
         Forked::Child => {
             drop(parent);
             init::run(Init {
+                id: opts.id,
                 spec,
                 rootfs: opts.rootfs,
                 bundle: opts.bundle,
@@ -72,7 +79,11 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     drop(start_fifo);
     drop(opts.console_socket);
     let mut spawned = Spawned { pid, pidfd };
-    match handshake(spec, &plan, &parent, &mut spawned) {
+    let names = Names {
+        id: opts.id,
+        bundle: opts.bundle,
+    };
+    match handshake(spec, &plan, &parent, &mut spawned, &names) {
         Ok(()) => Ok(spawned),
         Err(e) => {
             kill_and_reap(&spawned.pidfd);
@@ -84,7 +95,13 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
 /// The parent's side: configure the child from outside, release it, serve
 /// its requests, and wait for its verdict. `init` is replaced when the
 /// child forks the real init into a new pid namespace.
-fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, init: &mut Spawned) -> Result<()> {
+fn handshake(
+    spec: &Spec,
+    plan: &Plan,
+    channel: &Channel,
+    init: &mut Spawned,
+    names: &Names<'_>,
+) -> Result<()> {
     let pid = init.pid.as_raw_nonzero().to_string();
     if plan.new_user && plan.unshare_in_child == 0 {
         write_id_maps(spec, &pid)?;
@@ -103,6 +120,23 @@ fn handshake(spec: &Spec, plan: &Plan, channel: &Channel, init: &mut Spawned) ->
                 channel.send(&Message::Proceed).map_err(Error::Channel)?;
             }
             Ok(Message::Forked { pid }) => adopt(init, pid)?,
+            Ok(Message::CreateRuntimeHooks) => {
+                let state = init::hooks::HookState {
+                    oci_version: spec.version(),
+                    id: names.id,
+                    status: "creating",
+                    pid: init.pid.as_raw_nonzero().get(),
+                    bundle: names.bundle,
+                    annotations: spec.annotations().as_ref(),
+                };
+                for kind in [
+                    init::hooks::Kind::Prestart,
+                    init::hooks::Kind::CreateRuntime,
+                ] {
+                    init::hooks::run_all(spec, kind, &state).map_err(Error::Hook)?;
+                }
+                channel.send(&Message::Proceed).map_err(Error::Channel)?;
+            }
             Ok(Message::Proceed) => {
                 return Err(Error::InitDied(
                     "it sent Proceed, which only the runtime sends".into(),

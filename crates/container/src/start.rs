@@ -5,20 +5,31 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::state::{StateDir, Status};
+use init::hooks::Kind;
+
+use crate::state::{State, StateDir, Status};
 
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     dir.lock_exclusive()?;
     let state = dir.load()?;
     match dir.status(&state) {
-        Status::Created => release(&dir),
+        Status::Created => {
+            release(&dir)?;
+            poststart(&state);
+            Ok(())
+        }
         status => Err(Error::WrongState {
             action: "start",
             id: id.into(),
             status: status.to_string(),
         }),
     }
+}
+
+/// Once the process runs: the poststart hooks.
+pub fn poststart(state: &State) {
+    crate::hooks::run_logged(state, Kind::Poststart, "running");
 }
 
 /// Write the byte the init waits for, then remove the fifo: its absence is

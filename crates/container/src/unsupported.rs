@@ -17,22 +17,6 @@ fn refuse(field: &str) -> Result<(), Invalid> {
 
 /// The first setting of `spec` that crust cannot honour yet.
 pub fn check(spec: &Spec) -> Result<(), Invalid> {
-    if let Some(hooks) = spec.hooks() {
-        let kinds = [
-            ("hooks.prestart", hooks.prestart()),
-            ("hooks.createRuntime", hooks.create_runtime()),
-            ("hooks.createContainer", hooks.create_container()),
-            ("hooks.startContainer", hooks.start_container()),
-            ("hooks.poststart", hooks.poststart()),
-            ("hooks.poststop", hooks.poststop()),
-        ];
-        if let Some((field, _)) = kinds
-            .iter()
-            .find(|(_, h)| h.as_ref().is_some_and(|h| !h.is_empty()))
-        {
-            return refuse(field);
-        }
-    }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
             return refuse(&format!("mounts[{i}].uidMappings"));
@@ -108,10 +92,6 @@ mod tests {
     #[test]
     fn unsupported_settings_are_named() {
         let cases: Vec<(Edit, &str)> = vec![
-            (
-                Box::new(|v| v["hooks"] = json!({"poststop": [{"path": "/bin/true"}]})),
-                "hooks.poststop",
-            ),
             (
                 Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
                 "linux.seccomp",

@@ -91,6 +91,12 @@ pub enum InitError {
     Exec { path: PathBuf, errno: Errno },
     #[error("{op}: {errno}")]
     Process { op: String, errno: Errno },
+    #[error("{field}: hook {path:?} failed: {detail}")]
+    Hook {
+        field: String,
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl InitError {

@@ -9,6 +9,7 @@ mod caps;
 mod console;
 pub mod error;
 pub mod exec;
+pub mod hooks;
 mod mount_options;
 mod namespaces;
 mod process;
@@ -29,6 +30,7 @@ pub use rootfs::key_path as sysctl_key_path;
 
 /// Everything the child needs, prepared by the parent before the fork.
 pub struct Init<'a> {
+    pub id: &'a str,
     pub spec: &'a Spec,
     /// Absolute host path of the rootfs.
     pub rootfs: &'a Path,
@@ -76,6 +78,16 @@ pub fn run(init: Init<'_>) -> ! {
             if !wait_for_start(&init.start_fifo) {
                 sys::exec::exit_now(1);
             }
+            // `start` has returned: a failing startContainer hook can only
+            // be reported on the container's stderr, as with runc.
+            if let Err(e) = hooks::run_all(
+                init.spec,
+                hooks::Kind::StartContainer,
+                &hook_state(&init, "created"),
+            ) {
+                eprintln!("crust: {e}");
+                sys::exec::exit_now(1);
+            }
             let errno = exec(&exe, &init.sigmask);
             // The parent is gone by now; stderr is the container's.
             eprintln!("crust: exec {:?}: {}", exe.path, error::Errno::from(errno));
@@ -110,6 +122,44 @@ fn prepare_child(held: &[i32], preserve_fds: u32, name: &std::ffi::CStr) {
     }
 }
 
+/// The hooks of the create operation, run with the mounts made and before
+/// the pivot: the runtime runs prestart and createRuntime hooks in its own
+/// namespaces, then this process runs createContainer hooks in the
+/// container's (paths still resolve from the host's root here, as
+/// runtime.md says).
+fn create_hooks(init: &Init<'_>) -> Result<(), InitError> {
+    let in_runtime = [hooks::Kind::Prestart, hooks::Kind::CreateRuntime];
+    if in_runtime
+        .iter()
+        .any(|k| !hooks::of_kind(init.spec, *k).is_empty())
+    {
+        init.channel
+            .send(&Message::CreateRuntimeHooks)
+            .map_err(|e| InitError::Channel {
+                detail: e.to_string(),
+            })?;
+        namespaces::expect_proceed(&init.channel)?;
+    }
+    hooks::run_all(
+        init.spec,
+        hooks::Kind::CreateContainer,
+        &hook_state(init, "creating"),
+    )
+}
+
+/// The state a hook run by the init gets; its pid is the init's own, as
+/// seen in the container (as runc gives it).
+fn hook_state<'a>(init: &'a Init<'_>, status: &'a str) -> hooks::HookState<'a> {
+    hooks::HookState {
+        oci_version: init.spec.version(),
+        id: init.id,
+        status,
+        pid: rustix::process::getpid().as_raw_nonzero().get(),
+        bundle: init.bundle,
+        annotations: init.spec.annotations().as_ref(),
+    }
+}
+
 /// Restore the caller's signal mask and `execve`; returns only on failure.
 fn exec(exe: &process::Executable, sigmask: &sys::signal::SigMask) -> rustix::io::Errno {
     if let Err(e) = sys::signal::restore(sigmask) {
@@ -135,14 +185,17 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
     if let Some(name) = &init.session_keyring {
         join_session_keyring(name)?;
     }
-    rootfs::prepare(&rootfs::RootfsConfig {
-        spec: init.spec,
-        rootfs: init.rootfs,
-        bundle: init.bundle,
-        in_userns,
-        cgroupns: init.cgroupns,
-        no_pivot: init.no_pivot,
-    })?;
+    rootfs::prepare(
+        &rootfs::RootfsConfig {
+            spec: init.spec,
+            rootfs: init.rootfs,
+            bundle: init.bundle,
+            in_userns,
+            cgroupns: init.cgroupns,
+            no_pivot: init.no_pivot,
+        },
+        &|| create_hooks(init),
+    )?;
     let proc = init
         .spec
         .process()

@@ -13,8 +13,11 @@
 //!  write id maps   │ Proceed ─────────────────▶ unshare(the rest)
 //!                  │◀───────────────────────── new pid ns: clone3(CLONE_PARENT)
 //!  pidfd_open, reap└─ Forked { pid } ◀──────── and exit; the new child goes on
-//!                                               rootfs, mounts, devices,
-//!                                               pivot_root, masks, sysctl,
+//!                                               rootfs: mounts, devices
+//!                  ◀───────────────────────── CreateRuntimeHooks (if any hooks)
+//!  prestart, createRuntime hooks
+//!  send Proceed ─────────────────────────────▶ createContainer hooks,
+//!                                               sysctl, masks, pivot_root,
 //!                                               credentials, capabilities
 //!                  ◀────────────────────────── send Ready | Failed(error)
 //!  write state.json (created), pid file;
@@ -46,6 +49,9 @@ pub enum Message {
     /// namespace (`CLONE_PARENT`, so the init is the parent's child) and
     /// exits; the init continues the handshake.
     Forked { pid: i32 },
+    /// Child → parent: mounts are made, the pivot is next: run the
+    /// prestart and createRuntime hooks, then answer Proceed.
+    CreateRuntimeHooks,
     /// Child → parent: set up; blocked before `execve` until `start`.
     Ready,
     /// Child → parent: setup failed; the child exits after sending this.
@@ -97,6 +103,7 @@ impl Channel {
             Message::Proceed => "Proceed",
             Message::MapIds => "MapIds",
             Message::Forked { .. } => "Forked",
+            Message::CreateRuntimeHooks => "CreateRuntimeHooks",
             Message::Ready => "Ready",
             Message::Failed(_) => "Failed",
         };

@@ -59,6 +59,7 @@ impl Args {
             Some(sys::signal::signalfd_all().map_err(|e| anyhow::anyhow!("signalfd: {e}"))?)
         };
         container::release(&created.dir)?;
+        container::poststart(&created.state);
         Ok(signals)
     }
 }

@@ -118,7 +118,12 @@ fn rootfs_error(op: &str, e: rustix::io::Errno) -> InitError {
 }
 
 /// Build the container's filesystem and make it the process's root.
-pub(crate) fn prepare(cfg: &RootfsConfig<'_>) -> Result<(), InitError> {
+/// `before_pivot` runs once the mounts, devices and cwd exist, before
+/// sysctls, masks and the pivot: where the create hooks belong.
+pub(crate) fn prepare(
+    cfg: &RootfsConfig<'_>,
+    before_pivot: &dyn Fn() -> Result<(), InitError>,
+) -> Result<(), InitError> {
     let linux = cfg.spec.linux().as_ref();
     let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
     isolate_from_host(propagation)?;
@@ -128,6 +133,7 @@ pub(crate) fn prepare(cfg: &RootfsConfig<'_>) -> Result<(), InitError> {
     if let Some(process) = cfg.spec.process() {
         rootfs.mkdir_all("process.cwd", process.cwd())?;
     }
+    before_pivot()?;
     if let Some(linux) = linux {
         if let Some(sysctl) = linux.sysctl() {
             sysctl::write_all(&rootfs, sysctl)?;

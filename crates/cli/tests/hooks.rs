@@ -1,0 +1,178 @@
+//! The six kinds of hooks: when, where, and with what each runs.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{stderr, Bundle};
+use serde_json::{json, Value};
+
+/// A hook that appends its name to `out/order` and saves its stdin as
+/// `out/<name>.json`. `out` is the path the hook sees.
+fn recorder(name: &str, out: &Path) -> Value {
+    let script = format!(
+        "cat > {o}/{name}.json; echo {name} >> {o}/order",
+        o = out.display()
+    );
+    json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+fn wait_for(path: &Path) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(Instant::now() < end, "{path:?} never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn every_kind_runs_in_order_with_the_state() {
+    let mut b = Bundle::new("echo process >> /out/order");
+    let out = b.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind"]}));
+    b.config["hooks"] = json!({
+        "prestart": [recorder("prestart", &out)],
+        "createRuntime": [recorder("createRuntime", &out)],
+        // Before the pivot: host paths still resolve.
+        "createContainer": [recorder("createContainer", &out)],
+        // After the pivot, inside the container: /bin/sh is the rootfs's.
+        "startContainer": [recorder("startContainer", Path::new("/out"))],
+        "poststart": [recorder("poststart", &out)],
+        "poststop": [recorder("poststop", &out)],
+    });
+    let out_create = b.crust(&["create", "c1"]);
+    assert!(out_create.status.success(), "{}", stderr(&out_create));
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let order = || std::fs::read_to_string(out.join("order")).unwrap_or_default();
+    assert_eq!(order(), "prestart\ncreateRuntime\ncreateContainer\n");
+    let create_runtime: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("createRuntime.json")).unwrap())
+            .unwrap();
+    assert_eq!(create_runtime["id"], "c1");
+    assert_eq!(create_runtime["status"], "creating");
+    assert_eq!(
+        create_runtime["pid"].as_i64(),
+        Some(pid),
+        "the runtime's hooks see the host pid"
+    );
+    assert_eq!(
+        create_runtime["bundle"].as_str().unwrap(),
+        std::fs::canonicalize(b.dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+
+    assert!(b.crust(&["start", "c1"]).status.success());
+    wait_for(&out.join("poststart.json"));
+    let poststart: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("poststart.json")).unwrap())
+            .unwrap();
+    assert_eq!(poststart["status"], "running");
+    let end = Instant::now() + Duration::from_secs(10);
+    while b.state("c1")["status"] != "stopped" {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(b.crust(&["delete", "c1"]).status.success());
+    let order = order();
+    let lines: Vec<&str> = order.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer"
+        ],
+        "{order}"
+    );
+    // The process and poststart race; poststop comes last.
+    assert_eq!(lines.len(), 7, "{order}");
+    assert!(
+        lines[4..6].contains(&"process") && lines[4..6].contains(&"poststart"),
+        "{order}"
+    );
+    assert_eq!(lines[6], "poststop");
+    let start_container: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("startContainer.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        start_container["pid"], 1,
+        "the init's own hooks see its pid in the container"
+    );
+    let poststop: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("poststop.json")).unwrap()).unwrap();
+    assert_eq!(poststop["status"], "stopped");
+}
+
+#[test]
+fn a_failing_hook_before_start_fails_the_create_and_cleans_up() {
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        let mut b = Bundle::new("true");
+        b.config["hooks"] =
+            json!({kind: [{"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 4"]}]});
+        let out = b.crust(&["create", "c1"]);
+        assert!(!out.status.success(), "{kind}");
+        let err = stderr(&out);
+        let last = err.trim().lines().last().unwrap();
+        assert!(
+            last.contains(&format!("hooks.{kind}[0]"))
+                && last.contains("broken")
+                && last.contains("exit status: 4"),
+            "{err}"
+        );
+        assert_eq!(b.state_dirs(), 0, "{kind}");
+    }
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_only_warn() {
+    let mut b = Bundle::new("true");
+    let fail = json!([{"path": "/bin/false"}]);
+    b.config["hooks"] = json!({"poststart": fail, "poststop": fail});
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("level=warning")
+            && err.contains("hooks.poststart[0]")
+            && err.contains("hooks.poststop[0]"),
+        "{err}"
+    );
+    assert_eq!(b.state_dirs(), 0);
+}
+
+#[test]
+fn a_hook_gets_exactly_its_env_and_args_and_a_timeout() {
+    let mut b = Bundle::new("true");
+    let out = b.dir.path().join("env");
+    let script = format!(
+        "env > {}; echo \"$0 $1\" >> {}",
+        out.display(),
+        out.display()
+    );
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script, "zero", "one"], "env": ["ONLY=this"]}]});
+    let res = b.run("c1");
+    assert!(res.status.success(), "{}", stderr(&res));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("ONLY=this") && text.contains("zero one") && !text.contains("HOME="),
+        "{text}"
+    );
+
+    let mut b = Bundle::new("true");
+    b.config["hooks"] =
+        json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "60"], "timeout": 1}]});
+    let started = Instant::now();
+    let res = b.run("c2");
+    assert!(!res.status.success());
+    assert!(stderr(&res).contains("timed out"), "{}", stderr(&res));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(b.state_dirs(), 0);
+}
