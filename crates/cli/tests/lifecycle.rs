@@ -262,3 +262,41 @@ fn list_shows_containers_in_runcs_shapes() {
     assert_eq!(json[0]["owner"], "root");
     assert_valid_state(&json[1]);
 }
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let b = Bundle::new("sleep 1000 & exec sleep 1001");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    common::wait_for_descendant(init, "sleep");
+    let pids: Vec<i64> =
+        serde_json::from_str(&stdout(&b.crust(&["ps", "--format", "json", "c1"]))).unwrap();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.contains(&init));
+    let table = stdout(&b.crust(&["ps", "c1"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("PID") && lines[0].contains("CMD"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        table.contains("sleep 1000") && table.contains("sleep 1001"),
+        "{table}"
+    );
+    let custom = stdout(&b.crust(&["ps", "c1", "-o", "pid,comm"]));
+    assert_eq!(
+        custom
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["PID", "COMMAND"],
+        "{custom}"
+    );
+    assert_eq!(custom.lines().count(), 3, "{custom}");
+    let out = b.crust(&["ps", "c1", "-o", "comm"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no PID column"), "{}", stderr(&out));
+}

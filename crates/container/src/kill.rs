@@ -17,7 +17,7 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         return Err(Error::NotRunning { id: id.into() });
     }
     let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
-    if all && state.own_pid_namespace() {
+    if all {
         signal_namespace(&state, signal);
     }
     sys::signal::pidfd_send(&init, signal).map_err(|e| match e {
@@ -34,27 +34,13 @@ pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {
     procinfo::is_alive(pid, state.init_start_time).then_some(fd)
 }
 
-/// Every other process whose pid namespace is the init's.
+/// Every process of the container but its init.
 fn signal_namespace(state: &State, signal: i32) {
-    let Some(init) = state.pid else { return };
-    let ns_of = |pid: &str| {
-        std::fs::metadata(format!("/proc/{pid}/ns/pid"))
-            .ok()
-            .map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            })
-    };
-    let Some(target) = ns_of(&init.to_string()) else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for pid in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok()) {
-        if pid == init || ns_of(&pid.to_string()) != Some(target) {
-            continue;
-        }
+    let init = state.pid.unwrap_or(0);
+    for pid in crate::procinfo::container_pids(state)
+        .into_iter()
+        .filter(|p| *p != init)
+    {
         let Some(fd) = Pid::from_raw(pid)
             .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
         else {

@@ -15,6 +15,7 @@ mod info;
 mod kill;
 mod namespaces;
 mod procinfo;
+pub mod ps;
 mod run;
 pub mod signal;
 mod spawn;

@@ -27,6 +27,56 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
     start_time(pid) == Some(start)
 }
 
+/// The host pids of the container's processes, sorted: every process in
+/// the init's pid namespace when it has its own, else the init and its
+/// descendants. (With cgroups, the cgroup's process list will be used.)
+pub fn container_pids(state: &crate::state::State) -> Vec<i32> {
+    let Some(init) = state.pid.filter(|p| is_alive(*p, state.init_start_time)) else {
+        return Vec::new();
+    };
+    let mut pids = if state.own_pid_namespace() {
+        same_pid_namespace(init)
+    } else {
+        descendants(init)
+    };
+    pids.push(init);
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+fn pid_namespace(pid: i32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+fn same_pid_namespace(init: i32) -> Vec<i32> {
+    let Some(target) = pid_namespace(init) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.parse::<i32>().ok())
+        .filter(|pid| pid_namespace(*pid) == Some(target))
+        .collect()
+}
+
+fn descendants(pid: i32) -> Vec<i32> {
+    let children: Vec<i32> = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    children
+        .iter()
+        .flat_map(|c| std::iter::once(*c).chain(descendants(*c)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

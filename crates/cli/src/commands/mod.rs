@@ -6,6 +6,7 @@ mod delete;
 mod exec;
 mod kill;
 mod list;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -31,6 +32,8 @@ pub enum Command {
     Delete(delete::Args),
     /// List containers
     List(list::Args),
+    /// List the processes of a container
+    Ps(ps::Args),
     /// Create a new default config.json
     Spec(spec::Args),
 }
@@ -47,6 +50,7 @@ impl Command {
             Command::Kill(a) => a.run(g),
             Command::Delete(a) => a.run(g),
             Command::List(a) => a.run(g),
+            Command::Ps(a) => a.run(g),
             Command::Spec(a) => a.run(g),
         }
     }
