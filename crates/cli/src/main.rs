@@ -8,9 +8,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-/// The runtime spec version crust implements.
-const SPEC_VERSION: &str = "1.3.0";
-
 #[derive(Debug, Parser)]
 #[command(
     name = "crust",
@@ -60,7 +57,8 @@ fn version() -> String {
     format!(
         "crust version {}\ncommit: {}\nspec: {SPEC_VERSION}\n",
         env!("CARGO_PKG_VERSION"),
-        env!("CRUST_COMMIT")
+        env!("CRUST_COMMIT"),
+        SPEC_VERSION = container::SPEC_VERSION
     )
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod create;
 mod delete;
 pub mod error;
 pub mod exec;
+pub mod features;
 mod hooks;
 mod hostproc;
 pub mod id;
@@ -34,6 +35,9 @@ pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release, start};
+
+/// The runtime spec version crust implements.
+pub const SPEC_VERSION: &str = "1.3.0";
 
 /// The default `config.json` that `crust spec` writes: runc's, with crust's
 /// name and spec version.

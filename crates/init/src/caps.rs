@@ -53,6 +53,11 @@ pub fn number(name: &str) -> Option<u32> {
         .and_then(|i| u32::try_from(i).ok())
 }
 
+/// Every capability name crust knows, for `features`.
+pub fn all() -> &'static [&'static str] {
+    &NAMES
+}
+
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`),
 /// or the highest in the table when that cannot be read.
 pub fn last_cap() -> u32 {

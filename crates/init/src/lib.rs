@@ -22,7 +22,9 @@ use std::path::Path;
 use oci_spec::runtime::Spec;
 use rustix::fs::Mode;
 
+pub use caps::all as capability_names;
 pub use error::InitError;
+pub use mount_options::recognized as recognized_mount_options;
 pub use namespaces::Join;
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};

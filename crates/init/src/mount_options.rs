@@ -71,74 +71,115 @@ pub struct MountOptions {
     pub propagation: Option<Propagation>,
     /// `remount`: change the attributes of the mount already there.
     pub remount: bool,
-    /// Generic superblock flags (`sync`, `dirsync`, `lazytime`, `mand`,
-    /// `silent`, `acl`, `iversion`), passed to `fsconfig` as flags.
+    /// Generic superblock flags (`sync`, `dirsync`, `lazytime`, `mand`),
+    /// passed to `fsconfig` as flags.
     pub sb_flags: Vec<&'static str>,
     /// Filesystem-specific data: `key=value` or bare `key`.
     pub data: Vec<(String, Option<String>)>,
 }
 
-fn atime(mode: A) -> (A, A) {
+const fn atime(mode: A) -> (A, A) {
     (mode, MOUNT_ATTR__ATIME)
 }
 
-/// The per-mount attribute an option sets or clears, if it is one.
-fn attr_option(name: &str) -> Option<(A, A)> {
-    Some(match name {
-        "ro" => (MOUNT_ATTR_RDONLY, NONE),
-        "rw" => (NONE, MOUNT_ATTR_RDONLY),
-        "nosuid" => (MOUNT_ATTR_NOSUID, NONE),
-        "suid" => (NONE, MOUNT_ATTR_NOSUID),
-        "nodev" => (MOUNT_ATTR_NODEV, NONE),
-        "dev" => (NONE, MOUNT_ATTR_NODEV),
-        "noexec" => (MOUNT_ATTR_NOEXEC, NONE),
-        "exec" => (NONE, MOUNT_ATTR_NOEXEC),
-        "nodiratime" => (MOUNT_ATTR_NODIRATIME, NONE),
-        "diratime" => (NONE, MOUNT_ATTR_NODIRATIME),
-        "nosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, NONE),
-        "symfollow" => (NONE, MOUNT_ATTR_NOSYMFOLLOW),
-        "noatime" => atime(MOUNT_ATTR_NOATIME),
-        "strictatime" | "norelatime" => atime(MOUNT_ATTR_STRICTATIME),
-        "relatime" | "atime" | "nostrictatime" => atime(MOUNT_ATTR_RELATIME),
-        _ => return None,
-    })
-}
+/// Per-mount attributes: (option, (set, clear)). With an `r` prefix each
+/// applies recursively.
+const ATTR_OPTIONS: [(&str, (A, A)); 17] = [
+    ("ro", (MOUNT_ATTR_RDONLY, NONE)),
+    ("rw", (NONE, MOUNT_ATTR_RDONLY)),
+    ("nosuid", (MOUNT_ATTR_NOSUID, NONE)),
+    ("suid", (NONE, MOUNT_ATTR_NOSUID)),
+    ("nodev", (MOUNT_ATTR_NODEV, NONE)),
+    ("dev", (NONE, MOUNT_ATTR_NODEV)),
+    ("noexec", (MOUNT_ATTR_NOEXEC, NONE)),
+    ("exec", (NONE, MOUNT_ATTR_NOEXEC)),
+    ("nodiratime", (MOUNT_ATTR_NODIRATIME, NONE)),
+    ("diratime", (NONE, MOUNT_ATTR_NODIRATIME)),
+    ("nosymfollow", (MOUNT_ATTR_NOSYMFOLLOW, NONE)),
+    ("symfollow", (NONE, MOUNT_ATTR_NOSYMFOLLOW)),
+    ("noatime", atime(MOUNT_ATTR_NOATIME)),
+    ("strictatime", atime(MOUNT_ATTR_STRICTATIME)),
+    ("norelatime", atime(MOUNT_ATTR_STRICTATIME)),
+    ("relatime", atime(MOUNT_ATTR_RELATIME)),
+    ("nostrictatime", atime(MOUNT_ATTR_RELATIME)),
+];
 
-fn propagation_option(name: &str) -> Option<Propagation> {
-    let (flag, recursive) = match name {
-        "private" => (libc::MS_PRIVATE, false),
-        "rprivate" => (libc::MS_PRIVATE, true),
-        "shared" => (libc::MS_SHARED, false),
-        "rshared" => (libc::MS_SHARED, true),
-        "slave" => (libc::MS_SLAVE, false),
-        "rslave" => (libc::MS_SLAVE, true),
-        "unbindable" => (libc::MS_UNBINDABLE, false),
-        "runbindable" => (libc::MS_UNBINDABLE, true),
-        _ => return None,
-    };
-    Some(Propagation { flag, recursive })
-}
+/// `atime` clears `noatime`: the default, relatime.
+const ATIME: (&str, (A, A)) = ("atime", atime(MOUNT_ATTR_RELATIME));
 
-fn sb_flag(name: &str) -> Option<&'static str> {
-    [
-        "sync", "dirsync", "lazytime", "mand", "silent", "acl", "iversion",
-    ]
-    .into_iter()
-    .find(|f| *f == name)
-}
+const PROPAGATION_OPTIONS: [(&str, u64, bool); 8] = [
+    ("private", libc::MS_PRIVATE, false),
+    ("rprivate", libc::MS_PRIVATE, true),
+    ("shared", libc::MS_SHARED, false),
+    ("rshared", libc::MS_SHARED, true),
+    ("slave", libc::MS_SLAVE, false),
+    ("rslave", libc::MS_SLAVE, true),
+    ("unbindable", libc::MS_UNBINDABLE, false),
+    ("runbindable", libc::MS_UNBINDABLE, true),
+];
+
+/// Generic superblock flags, passed to `fsconfig` as flags: the kernel
+/// knows these for every filesystem. (`acl` and `iversion` are data of the
+/// filesystems that have them.)
+const SB_FLAGS: [&str; 4] = ["sync", "dirsync", "lazytime", "mand"];
 
 /// Options that undo a superblock flag: the new mount API starts without
 /// any, so they only cancel an earlier option in the same list.
+const SB_FLAG_NEGATIONS: [(&str, &str); 3] = [
+    ("async", "sync"),
+    ("nolazytime", "lazytime"),
+    ("nomand", "mand"),
+];
+
+/// Options about how, not what, to mount. `silent` and `loud` govern
+/// mount(2)'s kernel log messages; with the new mount API errors go to the
+/// filesystem context (and into crust's error), so both are accepted and
+/// change nothing.
+const MOUNT_KINDS: [&str; 6] = ["bind", "rbind", "remount", "defaults", "silent", "loud"];
+
+/// The per-mount attribute an option sets or clears, if it is one.
+fn attr_option(name: &str) -> Option<(A, A)> {
+    ATTR_OPTIONS
+        .iter()
+        .chain([&ATIME])
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| *a)
+}
+
+fn propagation_option(name: &str) -> Option<Propagation> {
+    PROPAGATION_OPTIONS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map(|&(_, flag, recursive)| Propagation { flag, recursive })
+}
+
+fn sb_flag(name: &str) -> Option<&'static str> {
+    SB_FLAGS.into_iter().find(|f| *f == name)
+}
+
 fn sb_flag_negation(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "async" => "sync",
-        "nolazytime" => "lazytime",
-        "nomand" => "mand",
-        "loud" => "silent",
-        "noacl" => "acl",
-        "noiversion" => "iversion",
-        _ => return None,
-    })
+    SB_FLAG_NEGATIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+}
+
+/// Every option `parse` recognizes (for `features`), sorted. Filesystem
+/// data is not listed, as features.md asks.
+pub fn recognized() -> Vec<String> {
+    let attrs = ATTR_OPTIONS.iter().chain([&ATIME]).map(|(n, _)| *n);
+    let mut all: Vec<String> = attrs
+        .clone()
+        .map(String::from)
+        .chain(attrs.map(|n| format!("r{n}")))
+        .chain(PROPAGATION_OPTIONS.iter().map(|(n, ..)| n.to_string()))
+        .chain(SB_FLAGS.iter().map(|n| n.to_string()))
+        .chain(SB_FLAG_NEGATIONS.iter().map(|(n, _)| n.to_string()))
+        .chain(MOUNT_KINDS.iter().map(|n| n.to_string()))
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// Parse a mount's option list. Anything that is not a generic option is
@@ -164,7 +205,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 "bind" => out.bind = Some(out.bind.unwrap_or(Bind::Single)),
                 "rbind" => out.bind = Some(Bind::Recursive),
                 "remount" => out.remount = true,
-                "defaults" | "" => {}
+                "defaults" | "silent" | "loud" | "" => {}
                 data => {
                     let (k, v) = match data.split_once('=') {
                         Some((k, v)) => (k.to_string(), Some(v.to_string())),
@@ -246,6 +287,29 @@ mod tests {
                 ("gid".into(), Some("5".into()))
             ]
         );
+    }
+
+    #[test]
+    fn every_recognized_option_is_parsed_as_an_option_not_data() {
+        let all = recognized();
+        for opt in &all {
+            assert!(
+                parse(&[opt.as_str()]).data.is_empty(),
+                "{opt} taken as data"
+            );
+        }
+        for expected in [
+            "rro",
+            "rnosymfollow",
+            "ratime",
+            "rprivate",
+            "nosymfollow",
+            "lazytime",
+            "rbind",
+        ] {
+            assert!(all.contains(&expected.to_string()), "{expected}");
+        }
+        assert!(!all.contains(&"tmpcopyup".to_string()));
     }
 
     #[test]

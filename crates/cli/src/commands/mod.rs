@@ -4,6 +4,7 @@
 mod create;
 mod delete;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod ps;
@@ -26,6 +27,8 @@ pub enum Command {
     State(state::Args),
     /// Run a new process inside a container
     Exec(Box<exec::Args>),
+    /// Show what this build of crust implements
+    Features(features::Args),
     /// Send a signal to a container's init process
     Kill(kill::Args),
     /// Delete a container and everything it holds
@@ -47,6 +50,7 @@ impl Command {
             Command::Start(a) => a.run(g),
             Command::State(a) => a.run(g),
             Command::Exec(a) => a.run(g),
+            Command::Features(a) => a.run(g),
             Command::Kill(a) => a.run(g),
             Command::Delete(a) => a.run(g),
             Command::List(a) => a.run(g),

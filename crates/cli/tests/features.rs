@@ -1,0 +1,109 @@
+//! `crust features` tells the truth: every claimed item works in a real
+//! container.
+
+mod common;
+
+use common::{stderr, stdout, Bundle};
+use serde_json::{json, Value};
+
+fn features() -> Value {
+    let out = std::process::Command::new(common::CRUST)
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_claimed_mount_option_mounts() {
+    let f = features();
+    let options: Vec<String> = serde_json::from_value(f["mountOptions"].clone()).unwrap();
+    let mut b = Bundle::new("true");
+    let host = b.dir.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    for opt in &options {
+        let dest = format!("/opts/{opt}");
+        mounts.push(match opt.as_str() {
+            "bind" | "rbind" => {
+                json!({"destination": dest, "type": "none", "source": host, "options": [opt]})
+            }
+            "remount" => json!({"destination": "/dev", "type": "none", "options": ["remount"]}),
+            _ => json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": [opt]}),
+        });
+    }
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn every_claimed_namespace_and_capability_works() {
+    let f = features();
+    let namespaces: Vec<String> = serde_json::from_value(f["linux"]["namespaces"].clone()).unwrap();
+    let mut b = Bundle::new("grep -E '^Cap(Eff|Bnd)' /proc/self/status");
+    b.config["linux"]["namespaces"] = json!(namespaces
+        .iter()
+        .map(|n| json!({"type": n}))
+        .collect::<Vec<_>>());
+    b.with_user_namespace(100000);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .pop(); // with_user_namespace added a second "user"
+    let caps: Vec<String> = serde_json::from_value(f["linux"]["capabilities"].clone()).unwrap();
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = json!(caps);
+    }
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every capability the kernel knows is granted.
+    let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let all = format!("{:016x}", (1u128 << (last_cap + 1)) - 1);
+    assert!(
+        stdout(&out).contains(&format!("CapEff:\t{all}")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn every_claimed_hook_kind_runs() {
+    let f = features();
+    let kinds: Vec<String> = serde_json::from_value(f["hooks"].clone()).unwrap();
+    let mut b = Bundle::new("true");
+    let out = b.dir.path().join("ran");
+    std::fs::create_dir(&out).unwrap();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": out, "type": "bind", "source": out, "options": ["bind"]}));
+    let mut hooks = json!({});
+    for k in &kinds {
+        hooks[k] = json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}/{k}", out.display())]}]);
+    }
+    b.config["hooks"] = hooks;
+    let res = b.run("c1");
+    assert!(res.status.success(), "{}", stderr(&res));
+    for k in &kinds {
+        assert!(out.join(k).exists(), "{k} did not run");
+    }
+}
+
+#[test]
+fn unimplemented_features_are_not_claimed() {
+    let f = features();
+    for key in ["seccomp", "apparmor", "selinux", "intelRdt", "netDevices"] {
+        assert_eq!(f["linux"][key]["enabled"], false, "{key}");
+    }
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
+    assert!(f["linux"]["cgroup"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v == false));
+}

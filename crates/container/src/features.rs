@@ -1,0 +1,58 @@
+//! `crust features`: what this build of crust implements (features.md).
+//! Every list comes from the tables the implementation itself uses, so it
+//! cannot claim what crust does not do; what is not implemented yet is
+//! reported as disabled.
+
+use serde_json::{json, Value};
+
+use crate::SPEC_VERSION;
+
+/// The namespace names of config-linux.md, all of which crust creates and
+/// joins.
+pub const NAMESPACES: [&str; 8] = [
+    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+];
+
+pub fn features() -> Value {
+    let hooks: Vec<&str> = init::hooks::Kind::ALL.iter().map(|k| k.name()).collect();
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": SPEC_VERSION,
+        "hooks": hooks,
+        "mountOptions": init::recognized_mount_options(),
+        "linux": {
+            "namespaces": NAMESPACES,
+            "capabilities": init::capability_names(),
+            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+            "intelRdt": {"enabled": false},
+            "mountExtensions": {"idmap": {"enabled": false}},
+            "netDevices": {"enabled": false}
+        },
+        "annotations": {
+            "org.crust.version": env!("CARGO_PKG_VERSION")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_names_are_the_configs() {
+        for name in NAMESPACES {
+            serde_json::from_value::<oci_spec::runtime::LinuxNamespaceType>(json!(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_required_fields_are_there() {
+        let f = features();
+        assert_eq!(f["ociVersionMax"], SPEC_VERSION);
+        assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
+        assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
+    }
+}
