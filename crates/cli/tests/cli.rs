@@ -255,8 +255,8 @@ fn spec_writes_runcs_default_and_refuses_to_overwrite() {
 #[test]
 fn settings_not_applied_yet_are_refused_not_ignored() {
     let mut b = Bundle::new("true");
-    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ERRNO"});
-    assert_fails_cleanly(&b, &["create", "c1"], &["linux.seccomp", "not supported"]);
+    b.config["linux"]["intelRdt"] = json!({"closID": "x"});
+    assert_fails_cleanly(&b, &["create", "c1"], &["linux.intelRdt", "not supported"]);
     let mut b = Bundle::new("true");
     b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
     assert_fails_cleanly(

@@ -97,7 +97,7 @@ fn every_claimed_hook_kind_runs() {
 #[test]
 fn unimplemented_features_are_not_claimed() {
     let f = features();
-    for key in ["seccomp", "apparmor", "selinux", "intelRdt", "netDevices"] {
+    for key in ["apparmor", "selinux", "intelRdt", "netDevices"] {
         assert_eq!(f["linux"][key]["enabled"], false, "{key}");
     }
     assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);

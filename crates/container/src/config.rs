@@ -216,6 +216,14 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
             "time offsets need a time namespace",
         ));
     }
+    if let Some(s) = linux.seccomp() {
+        init::seccomp::action(s.default_action(), s.default_errno_ret())
+            .map_err(|d| invalid("linux.seccomp.defaultAction", d))?;
+        for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+            init::seccomp::action(rule.action(), rule.errno_ret())
+                .map_err(|d| invalid(format!("linux.seccomp.syscalls[{i}].action"), d))?;
+        }
+    }
     for (key, _) in linux.sysctl().iter().flatten() {
         validate_sysctl(key, &types)?;
     }

@@ -176,6 +176,11 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
             drop(parent);
             init::exec::run(init::exec::Exec {
                 process: &opts.process,
+                seccomp: state
+                    .config
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.seccomp().as_ref()),
                 container,
                 namespaces,
                 channel: child,

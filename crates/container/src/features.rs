@@ -24,7 +24,7 @@ pub fn features() -> Value {
             "namespaces": NAMESPACES,
             "capabilities": init::capability_names(),
             "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
+            "seccomp": init::seccomp::features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

@@ -1,6 +1,8 @@
 //! `crust start`: release a created container's process into `execve`.
 
 use std::io::Write;
+
+use rustix::event::{PollFd, PollFlags};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -32,20 +34,42 @@ pub fn poststart(state: &State) {
     crate::hooks::run_logged(state, Kind::Poststart, "running");
 }
 
-/// Write the byte the init waits for, then remove the fifo: its absence is
-/// what marks the container as started.
+/// Write the byte the init waits for, remove the fifo (its absence is what
+/// marks the container as started), and wait until the init has called
+/// `execve`: only then may poststart hooks run (runtime.md), and a
+/// startContainer hook has finished.
+///
+/// The wait needs no polling loop: the init holds the fifo open read-write
+/// and close-on-exec, so a reader opened here sees POLLHUP exactly when the
+/// init's descriptor closes, by `execve` or by its death.
 pub fn release(dir: &StateDir) -> Result<()> {
     let path = dir.fifo_path();
-    let mut fifo = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            // No reader: the init has died since `create`.
-            Some(libc::ENXIO) => Error::InitDied("it is no longer waiting to start".into()),
-            _ => Error::io("open exec fifo", &path)(e),
-        })?;
-    fifo.write_all(b"0")
+    let open = |write: bool| {
+        std::fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&path)
+    };
+    // Opened first, so that ENXIO still means "no reader": the init died.
+    let mut writer = open(true).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => Error::InitDied("it is no longer waiting to start".into()),
+        _ => Error::io("open exec fifo", &path)(e),
+    })?;
+    let watcher = open(false).map_err(Error::io("open exec fifo", &path))?;
+    writer
+        .write_all(b"0")
         .map_err(Error::io("write exec fifo", &path))?;
-    std::fs::remove_file(&path).map_err(Error::io("remove exec fifo", &path))
+    drop(writer);
+    std::fs::remove_file(&path).map_err(Error::io("remove exec fifo", &path))?;
+    // No events asked: poll returns on POLLHUP alone, not on the byte
+    // still waiting to be read.
+    let mut fds = [PollFd::new(&watcher, PollFlags::empty())];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys("wait for the container's execve")(e)),
+            Ok(_) => return Ok(()),
+        }
+    }
 }

@@ -49,7 +49,6 @@ pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), Invalid> {
 fn check_linux(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
         let set = [
-            ("linux.seccomp", l.seccomp().is_some()),
             (
                 "linux.mountLabel",
                 l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
@@ -92,10 +91,6 @@ mod tests {
     #[test]
     fn unsupported_settings_are_named() {
         let cases: Vec<(Edit, &str)> = vec![
-            (
-                Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"})),
-                "linux.seccomp",
-            ),
             (
                 Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
                 "process.apparmorProfile",

@@ -18,6 +18,8 @@ use crate::protocol::{Channel, Message};
 /// Everything the exec child needs, prepared by the parent.
 pub struct Exec<'a> {
     pub process: &'a Process,
+    /// The container's filter, which the new process gets too.
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     /// A pidfd of the container's init.
     pub container: OwnedFd,
     /// `CLONE_NEW*` flags of the namespaces to join (all but pid).
@@ -36,20 +38,14 @@ pub fn run(e: Exec<'_>) -> ! {
         .collect();
     crate::prepare_child(&held, e.preserve_fds, c"crust:[EXEC]");
     let failure = match setup(&e) {
-        Ok(exe) => {
-            let errno = crate::exec(&exe, &e.sigmask);
-            InitError::Exec {
-                path: std::path::PathBuf::from(exe.path.to_string_lossy().to_string()),
-                errno: errno.into(),
-            }
-        }
+        Ok(launch) => crate::launch(&launch, &e.sigmask),
         Err(err) => err,
     };
     let _ = e.channel.send(&Message::Failed(failure));
     sys::exec::exit_now(127)
 }
 
-fn setup(e: &Exec<'_>) -> Result<crate::process::Executable, InitError> {
+fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
     let types = u32::try_from(e.namespaces)
         .ok()
         .map(ThreadNameSpaceType::from_bits_retain);
@@ -65,5 +61,10 @@ fn setup(e: &Exec<'_>) -> Result<crate::process::Executable, InitError> {
             },
         )?;
     }
-    crate::become_process(e.process, e.console_socket.as_ref(), e.preserve_fds)
+    crate::become_process(
+        e.process,
+        e.seccomp,
+        e.console_socket.as_ref(),
+        e.preserve_fds,
+    )
 }

@@ -15,6 +15,7 @@ mod namespaces;
 mod process;
 pub mod protocol;
 mod rootfs;
+pub mod seccomp;
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -90,9 +91,8 @@ pub fn run(init: Init<'_>) -> ! {
                 eprintln!("crust: {e}");
                 sys::exec::exit_now(1);
             }
-            let errno = exec(&exe, &init.sigmask);
             // The parent is gone by now; stderr is the container's.
-            eprintln!("crust: exec {:?}: {}", exe.path, error::Errno::from(errno));
+            eprintln!("crust: {}", launch(&exe, &init.sigmask));
             sys::exec::exit_now(127)
         }
         Err(e) => {
@@ -163,14 +163,36 @@ fn hook_state<'a>(init: &'a Init<'_>, status: &'a str) -> hooks::HookState<'a> {
 }
 
 /// Restore the caller's signal mask and `execve`; returns only on failure.
-fn exec(exe: &process::Executable, sigmask: &sys::signal::SigMask) -> rustix::io::Errno {
-    if let Err(e) = sys::signal::restore(sigmask) {
-        return e;
-    }
-    sys::exec::execve(&exe.path, &exe.args, &exe.env)
+/// What is left for the very end: a seccomp filter that waited for
+/// no_new_privs (so that only the signal mask and `execve` run under it),
+/// and the program to execute.
+pub(crate) struct Launch {
+    exe: process::Executable,
+    filter: Option<seccomp::Filter>,
 }
 
-fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
+/// Load the pending filter, restore the caller's signal mask and `execve`;
+/// returns only on failure, with what failed.
+fn launch(l: &Launch, sigmask: &sys::signal::SigMask) -> InitError {
+    if let Some(filter) = &l.filter {
+        if let Err(e) = filter.load() {
+            return e;
+        }
+    }
+    if let Err(e) = sys::signal::restore(sigmask) {
+        return InitError::Process {
+            op: "restore the signal mask".into(),
+            errno: e.into(),
+        };
+    }
+    let errno = sys::exec::execve(&l.exe.path, &l.exe.args, &l.exe.env);
+    InitError::Exec {
+        path: std::path::PathBuf::from(l.exe.path.to_string_lossy().to_string()),
+        errno: errno.into(),
+    }
+}
+
+fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     namespaces::expect_proceed(&init.channel)?;
     // Nodes and directories get exactly the modes the config names.
     rustix::process::umask(Mode::empty());
@@ -206,7 +228,17 @@ fn setup(init: &Init<'_>) -> Result<process::Executable, InitError> {
             field: "process".into(),
             detail: "is required to start a container".into(),
         })?;
-    become_process(proc, init.console_socket.as_ref(), init.preserve_fds)
+    let seccomp = init
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref());
+    become_process(
+        proc,
+        seccomp,
+        init.console_socket.as_ref(),
+        init.preserve_fds,
+    )
 }
 
 fn set_names(spec: &Spec) -> Result<(), InitError> {
@@ -246,18 +278,25 @@ fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
 /// stdio and the preserved ones marked close-on-exec.
 pub(crate) fn become_process(
     proc: &oci_spec::runtime::Process,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     console_socket: Option<&OwnedFd>,
     preserve_fds: u32,
-) -> Result<process::Executable, InitError> {
+) -> Result<Launch, InitError> {
     if let Some(socket) = console_socket {
         console::setup(socket, proc)?;
+    }
+    let nnp = proc.no_new_privileges().unwrap_or(false);
+    let filter = seccomp.map(|s| seccomp::compile(s, nnp)).transpose()?;
+    if let Some(f) = filter.as_ref().filter(|_| !nnp) {
+        // Without no_new_privs this needs CAP_SYS_ADMIN: before the drop.
+        f.load()?;
     }
     process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
     let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
     process::drop_bounding(&caps)?;
     process::set_user(proc)?;
     process::apply_caps(&caps)?;
-    if proc.no_new_privileges().unwrap_or(false) {
+    if nnp {
         rustix::thread::set_no_new_privs(true).map_err(|e| InitError::Process {
             op: "process.noNewPrivileges: prctl".into(),
             errno: e.into(),
@@ -269,7 +308,11 @@ pub(crate) fn become_process(
         op: "mark inherited descriptors close-on-exec".into(),
         errno: e.into(),
     })?;
-    Ok(exe)
+    // With no_new_privs the filter is loaded last, just before execve.
+    Ok(Launch {
+        exe,
+        filter: filter.filter(|_| nnp),
+    })
 }
 
 /// Block until `crust start` writes to the fifo. False if it cannot.

@@ -1,0 +1,208 @@
+//! `linux.seccomp`: filters loaded into real containers, checked by what
+//! the process can and cannot do.
+
+mod common;
+
+use common::{stderr, stdout, Bundle};
+use serde_json::{json, Value};
+
+fn with_filter(script: &str, seccomp: Value) -> Bundle {
+    let mut b = Bundle::new(script);
+    b.config["linux"]["seccomp"] = seccomp;
+    b
+}
+
+#[test]
+fn an_errno_rule_returns_its_errno_and_others_work() {
+    let b = with_filter(
+        "mkdir /tmp/x 2>&1; ls -d /tmp && echo listed",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}),
+    );
+    let out = b.output_of("c1");
+    assert!(
+        out.contains("Permission denied") && out.contains("listed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn kill_process_kills_with_sigsys() {
+    let b = with_filter(
+        "pwd",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_KILL_PROCESS"}]}),
+    );
+    // Without a pid namespace the shell is not an init the kernel protects.
+    let mut b = b;
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    assert_eq!(b.run("c1").status.code(), Some(128 + libc::SIGSYS));
+}
+
+#[test]
+fn argument_conditions_select_calls() {
+    // personality(PER_LINUX32 = 8) is refused, personality(PER_LINUX) is not.
+    let b = with_filter(
+        "linux64 true && echo linux64-ok; linux32 true 2>&1 || echo linux32-refused",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+        ]}),
+    );
+    let out = b.output_of("c1");
+    assert!(
+        out.contains("linux64-ok") && out.contains("linux32-refused"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_default_errno_applies_to_unlisted_calls() {
+    let b = with_filter(
+        "echo start; mkdir /tmp/y 2>&1",
+        json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "syscalls": [{"names": [
+            "read", "write", "open", "openat", "close", "fstat", "newfstatat", "stat", "lstat", "mmap", "munmap", "brk",
+            "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "ioctl", "execve", "exit", "exit_group", "arch_prctl",
+            "set_tid_address", "getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "uname", "fcntl", "wait4",
+            "clone", "fork", "vfork", "dup2", "dup3", "access", "faccessat", "faccessat2", "prlimit64", "getcwd",
+            "sigaltstack", "set_robust_list", "rseq", "mprotect", "pipe", "pipe2", "getpgrp", "setpgid", "getrandom", "lseek"
+        ], "action": "SCMP_ACT_ALLOW"}]}),
+    );
+    let out = b.run("c1");
+    let text = stdout(&out);
+    assert!(
+        text.contains("start") && text.contains("Function not implemented"),
+        "{text} {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn exec_gets_the_containers_filter() {
+    let b = with_filter(
+        "exec sleep 1000",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}),
+    );
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    let out = b.crust(&[
+        "exec",
+        "c1",
+        "sh",
+        "-c",
+        "mkdir /tmp/z 2>&1; grep Seccomp: /proc/self/status",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Operation not permitted") && text.contains("Seccomp:\t2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_actions_and_notify_are_refused_at_create() {
+    let b = with_filter("true", json!({"defaultAction": "SCMP_ACT_NOPE"}));
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("linux.seccomp.defaultAction"),
+        "{}",
+        stderr(&out)
+    );
+    let b = with_filter(
+        "true",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    let out = b.run("c2");
+    assert!(
+        stderr(&out).contains("linux.seccomp.syscalls[0].action")
+            && stderr(&out).contains("NOTIFY"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.state_dirs(), 0);
+}
+
+/// podman's profile (containers-common's seccomp.json) turned into an OCI
+/// `linux.seccomp` for a process with `caps`, as podman does.
+fn podman_profile(caps: &[&str]) -> Value {
+    let profile: Value = serde_json::from_str(
+        &std::fs::read_to_string("/usr/share/containers/seccomp.json").unwrap(),
+    )
+    .unwrap();
+    let on_this_arch = |c: &Value| {
+        c["arches"]
+            .as_array()
+            .is_none_or(|a| a.iter().any(|x| x == "amd64" || x == "x86_64"))
+    };
+    let has_caps = |c: &Value| {
+        c["caps"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|x| caps.contains(&x.as_str().unwrap())))
+    };
+    let mut syscalls = Vec::new();
+    for s in profile["syscalls"].as_array().unwrap() {
+        let inc = &s["includes"];
+        let exc = &s["excludes"];
+        let included = on_this_arch(inc) && (inc["caps"].is_null() || has_caps(inc));
+        let excluded = exc["arches"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "amd64"))
+            || (!exc["caps"].is_null()
+                && exc["caps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| caps.contains(&x.as_str().unwrap())));
+        if included && !excluded {
+            let mut rule = json!({"names": s["names"], "action": s["action"]});
+            for k in ["errnoRet", "args"] {
+                if !s[k].is_null() {
+                    rule[k] = s[k].clone();
+                }
+            }
+            syscalls.push(rule);
+        }
+    }
+    let arch = profile["archMap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
+        .unwrap();
+    let mut archs = vec![arch["architecture"].clone()];
+    archs.extend(arch["subArchitectures"].as_array().unwrap().iter().cloned());
+    json!({"defaultAction": profile["defaultAction"], "defaultErrnoRet": profile["defaultErrnoRet"], "architectures": archs, "syscalls": syscalls})
+}
+
+/// podman's default profile blocks sethostname with EPERM for a container
+/// without CAP_SYS_ADMIN. The container here holds CAP_SYS_ADMIN in its
+/// capability sets, so the kernel alone would allow the call: the EPERM can
+/// only come from the filter.
+#[test]
+fn podmans_default_profile_blocks_and_allows() {
+    let default_caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let script = "ls / >/dev/null && echo allowed-works; hostname changed 2>&1; hostname";
+    let grant_sys_admin = |b: &mut Bundle| {
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    };
+    let mut b = with_filter(script, podman_profile(&default_caps));
+    grant_sys_admin(&mut b);
+    let out = b.output_of("c1");
+    assert!(out.contains("allowed-works"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.trim_end().ends_with("crust"),
+        "{out}"
+    );
+
+    let mut control = Bundle::new(script);
+    grant_sys_admin(&mut control);
+    assert!(
+        control.output_of("c2").trim_end().ends_with("changed"),
+        "without the filter the call works"
+    );
+}

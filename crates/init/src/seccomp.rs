@@ -1,0 +1,287 @@
+//! `linux.seccomp`, compiled with libseccomp.
+//!
+//! As in runc: a syscall name libseccomp does not know (on this
+//! architecture) is skipped; a rule whose action is the default action adds
+//! nothing and is skipped; conditions on one argument are OR-ed (one rule
+//! each), on different arguments AND-ed (one rule). Without
+//! `noNewPrivileges` loading a filter needs CAP_SYS_ADMIN, so the caller
+//! loads it before dropping capabilities; with it, as late as possible.
+
+use std::str::FromStr;
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
+};
+
+use crate::error::InitError;
+
+/// What `features` reports: the actions, operators and flags this module
+/// maps (SCMP_ACT_NOTIFY and WAIT_KILLABLE_RECV, which needs libseccomp
+/// 2.6, are left out), and the architectures libseccomp names.
+pub fn features() -> serde_json::Value {
+    let actions = [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_TRAP",
+    ];
+    let operators = [
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_MASKED_EQ",
+        "SCMP_CMP_NE",
+    ];
+    let archs = [
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_ARM",
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_MIPSEL",
+        "SCMP_ARCH_MIPSEL64",
+        "SCMP_ARCH_MIPSEL64N32",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_PPC64LE",
+        "SCMP_ARCH_RISCV64",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X86_64",
+    ];
+    let flags = [
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_TSYNC",
+    ];
+    serde_json::json!({
+        "enabled": true,
+        "actions": actions,
+        "operators": operators,
+        "archs": archs,
+        "knownFlags": flags,
+        "supportedFlags": flags,
+    })
+}
+
+/// A compiled filter, ready to load.
+pub(crate) struct Filter(ScmpFilterContext);
+
+fn invalid(field: String, detail: impl Into<String>) -> InitError {
+    InitError::Config {
+        field,
+        detail: detail.into(),
+    }
+}
+
+fn lib_error(op: &str) -> impl FnOnce(libseccomp::error::SeccompError) -> InitError + '_ {
+    move |e| InitError::Config {
+        field: "linux.seccomp".into(),
+        detail: format!("{op}: {e}"),
+    }
+}
+
+/// An OCI action as libseccomp's, with the errno an ERRNO or TRACE action
+/// returns (the rule's, else the default, else EPERM).
+pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, String> {
+    let errno = i32::try_from(errno.unwrap_or(libc::EPERM as u32))
+        .map_err(|_| "errnoRet out of range".to_string())?;
+    Ok(match a {
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
+        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno),
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(
+            u16::try_from(errno)
+                .map_err(|_| "errnoRet out of range for SCMP_ACT_TRACE".to_string())?,
+        ),
+        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
+        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
+        LinuxSeccompAction::ScmpActNotify => {
+            return Err("SCMP_ACT_NOTIFY is not supported by crust yet".into())
+        }
+    })
+}
+
+fn compare(arg: &oci_spec::runtime::LinuxSeccompArg) -> Result<ScmpArgCompare, String> {
+    let index = u32::try_from(arg.index())
+        .ok()
+        .filter(|i| *i < 6)
+        .ok_or("index must be below 6")?;
+    let (op, datum) = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => (ScmpCompareOp::NotEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLt => (ScmpCompareOp::Less, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpEq => (ScmpCompareOp::Equal, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, arg.value()),
+        // value is the mask, valueTwo the datum, as runc reads them.
+        LinuxSeccompOperator::ScmpCmpMaskedEq => (
+            ScmpCompareOp::MaskedEqual(arg.value()),
+            arg.value_two().unwrap_or(0),
+        ),
+    };
+    Ok(ScmpArgCompare::new(index, op, datum))
+}
+
+/// The name of an OCI enum value as it is spelled in the config.
+fn spelled<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// Compile `linux.seccomp`; `no_new_privs` is the process's setting, which
+/// libseccomp must not turn on by itself.
+pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, InitError> {
+    let default = action(s.default_action(), s.default_errno_ret())
+        .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
+    ctx.set_ctl_nnp(no_new_privs)
+        .map_err(lib_error("set nnp"))?;
+    for (i, arch) in s.architectures().iter().flatten().enumerate() {
+        let name = spelled(arch);
+        let a = ScmpArch::from_str(&name).map_err(|_| {
+            invalid(
+                format!("linux.seccomp.architectures[{i}]"),
+                format!("unknown architecture {name}"),
+            )
+        })?;
+        ctx.add_arch(a).map_err(lib_error("add an architecture"))?;
+    }
+    for (i, flag) in s.flags().iter().flatten().enumerate() {
+        match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(|_| ()),
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(|_| ()),
+            // One thread: synchronizing threads has nothing to do.
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => Ok(()),
+            // Meaningful only with SCMP_ACT_NOTIFY, which crust lacks yet.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                return Err(invalid(
+                    format!("linux.seccomp.flags[{i}]"),
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by crust yet",
+                ))
+            }
+        }
+        .map_err(|e| {
+            invalid(
+                format!("linux.seccomp.flags[{i}]"),
+                format!("{}: {e}", spelled(flag)),
+            )
+        })?;
+    }
+    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+        add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
+    }
+    Ok(Filter(ctx))
+}
+
+fn add_rule(
+    ctx: &mut ScmpFilterContext,
+    i: usize,
+    rule: &LinuxSyscall,
+    default: ScmpAction,
+    default_errno: Option<u32>,
+) -> Result<(), InitError> {
+    let field = format!("linux.seccomp.syscalls[{i}]");
+    let act = action(rule.action(), rule.errno_ret().or(default_errno))
+        .map_err(|d| invalid(format!("{field}.action"), d))?;
+    if act == default {
+        return Ok(());
+    }
+    let args = rule.args().as_deref().unwrap_or_default();
+    let conds = args
+        .iter()
+        .enumerate()
+        .map(|(j, a)| compare(a).map_err(|d| invalid(format!("{field}.args[{j}]"), d)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let one_rule_each = indexes.len() < args.len();
+    for name in rule.names() {
+        // Unknown here (another architecture's, or newer than libseccomp):
+        // skipped, as runc does.
+        let Ok(sys) = ScmpSyscall::from_name(name) else {
+            continue;
+        };
+        let added = if conds.is_empty() {
+            ctx.add_rule(act, sys)
+        } else if one_rule_each {
+            conds
+                .iter()
+                .try_for_each(|c| ctx.add_rule_conditional(act, sys, &[*c]).map(|_| ()))
+                .map(|()| &mut *ctx)
+        } else {
+            ctx.add_rule_conditional(act, sys, &conds)
+        };
+        added.map_err(|e| invalid(field.clone(), format!("add a rule for {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+impl Filter {
+    /// Install the filter on this process.
+    pub(crate) fn load(&self) -> Result<(), InitError> {
+        self.0.load().map_err(|e| InitError::Config {
+            field: "linux.seccomp".into(),
+            detail: format!("load the filter: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn compiles_rules_with_conditions_and_skips_unknown_names() {
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls": [
+                {"names": ["mkdir", "no_such_syscall_anywhere"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [
+                    {"index": 0, "value": 8, "op": "SCMP_CMP_NE"},
+                    {"index": 0, "value": 0, "op": "SCMP_CMP_NE"}
+                ]},
+                {"names": ["clone"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        }));
+        compile(&s, true).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
+        assert!(
+            matches!(compile(&s, true), Err(InitError::Config { field, .. }) if field == "linux.seccomp.defaultAction")
+        );
+        let s = seccomp(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 0, "op": "SCMP_CMP_EQ"}]}]}),
+        );
+        assert!(
+            matches!(compile(&s, true), Err(InitError::Config { field, .. }) if field == "linux.seccomp.syscalls[0].args[0]")
+        );
+    }
+}
