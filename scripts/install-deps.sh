@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking crust needs on a fresh
 # Debian machine: busybox-static (the rootfs of every test container), the
-# runtimes we compare against, and the tools the tests call.
+# runtimes we compare against, libseccomp (linked by crust), podman's
+# default seccomp profile (a test loads it), and the tools the tests call.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time)
+packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
