@@ -258,11 +258,11 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
     b.config["linux"]["intelRdt"] = json!({"closID": "x"});
     assert_fails_cleanly(&b, &["create", "c1"], &["linux.intelRdt", "not supported"]);
     let mut b = Bundle::new("true");
-    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
     assert_fails_cleanly(
         &b,
         &["create", "c1"],
-        &["linux.personality", "not supported"],
+        &["linux.memoryPolicy", "not supported"],
     );
     let b = Bundle::new("true");
     let out = b.run("c2");

@@ -402,3 +402,47 @@ fn a_cwd_through_proc_self_fd_stays_inside() {
         assert_eq!(b.state_dirs(), 0);
     }
 }
+
+/// /proc/self/stat fields (1-based, as proc(5) numbers them) of the
+/// container's shell.
+fn stat_field(stat: &str, n: usize) -> String {
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(n - 3).unwrap().to_string()
+}
+
+#[test]
+fn io_priority_scheduler_affinity_and_personality() {
+    let mut b = Bundle::new("ionice -p $$; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status; uname -m");
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    b.config["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "0"});
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "best-effort: prio 6", "{out}");
+    assert_eq!(stat_field(lines[1], 19), "7", "nice: {out}");
+    assert_eq!(stat_field(lines[1], 41), "3", "policy SCHED_BATCH: {out}");
+    assert!(lines[2].ends_with("\t0"), "{out}");
+    assert_eq!(lines[3], "i686", "{out}");
+
+    let mut b = Bundle::new("ionice -p $$; cat /proc/self/stat");
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_IDLE"});
+    let out = b.output_of("c2");
+    assert!(out.starts_with("idle"), "{out}");
+    assert_eq!(
+        stat_field(out.lines().nth(1).unwrap(), 41),
+        "5",
+        "policy SCHED_IDLE: {out}"
+    );
+
+    let mut b = Bundle::new("true");
+    b.config["process"]["execCPUAffinity"] = json!({"final": "x-1"});
+    let out = b.run("c3");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("process.execCPUAffinity.final"),
+        "{}",
+        stderr(&out)
+    );
+}

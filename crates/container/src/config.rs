@@ -91,6 +91,14 @@ fn validate_process(spec: &Spec) -> Result<(), Invalid> {
 /// The checks of `process`, also made on the process of an `exec`.
 pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(), Invalid> {
     crate::unsupported::check_process(process)?;
+    if let Some(a) = process.exec_cpu_affinity() {
+        for (name, list) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
+            if let Some(list) = list {
+                init::parse_cpu_list(list)
+                    .map_err(|d| invalid(format!("process.execCPUAffinity.{name}"), d))?;
+            }
+        }
+    }
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must not be empty"));
     }

@@ -36,9 +36,6 @@ pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), Invalid> {
             "process.selinuxLabel",
             p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()),
         ),
-        ("process.ioPriority", p.io_priority().is_some()),
-        ("process.scheduler", p.scheduler().is_some()),
-        ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((field, _)) => refuse(field),
@@ -53,7 +50,6 @@ fn check_linux(spec: &Spec) -> Result<(), Invalid> {
                 "linux.mountLabel",
                 l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
             ),
-            ("linux.personality", l.personality().is_some()),
             ("linux.memoryPolicy", l.memory_policy().is_some()),
             (
                 "linux.netDevices",
@@ -94,14 +90,6 @@ mod tests {
             (
                 Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
                 "process.apparmorProfile",
-            ),
-            (
-                Box::new(|v| v["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE"})),
-                "process.ioPriority",
-            ),
-            (
-                Box::new(|v| v["linux"]["personality"] = json!({"domain": "LINUX32"})),
-                "linux.personality",
             ),
             (
                 Box::new(|v| {

@@ -15,6 +15,7 @@ mod namespaces;
 mod process;
 pub mod protocol;
 mod rootfs;
+mod scheduling;
 pub mod seccomp;
 
 use std::os::fd::OwnedFd;
@@ -30,6 +31,7 @@ pub use namespaces::Join;
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};
 pub use rootfs::key_path as sysctl_key_path;
+pub use scheduling::parse_cpu_list;
 
 /// Everything the child needs, prepared by the parent before the fork.
 pub struct Init<'a> {
@@ -169,11 +171,18 @@ fn hook_state<'a>(init: &'a Init<'_>, status: &'a str) -> hooks::HookState<'a> {
 pub(crate) struct Launch {
     exe: process::Executable,
     filter: Option<seccomp::Filter>,
+    /// `execCPUAffinity.final`.
+    final_cpus: Option<String>,
 }
 
 /// Load the pending filter, restore the caller's signal mask and `execve`;
 /// returns only on failure, with what failed.
 fn launch(l: &Launch, sigmask: &sys::signal::SigMask) -> InitError {
+    if let Some(cpus) = &l.final_cpus {
+        if let Err(e) = scheduling::set_affinity(cpus, "process.execCPUAffinity.final") {
+            return e;
+        }
+    }
     if let Some(filter) = &l.filter {
         if let Err(e) = filter.load() {
             return e;
@@ -206,6 +215,14 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         namespaces::become_root()?;
     }
     set_names(init.spec)?;
+    if let Some(p) = init
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().as_ref())
+    {
+        scheduling::set_personality(p)?;
+    }
     if let Some(name) = &init.session_keyring {
         join_session_keyring(name)?;
     }
@@ -282,6 +299,10 @@ pub(crate) fn become_process(
     console_socket: Option<&OwnedFd>,
     preserve_fds: u32,
 ) -> Result<Launch, InitError> {
+    let affinity = proc.exec_cpu_affinity().as_ref();
+    if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
+        scheduling::set_affinity(cpus, "process.execCPUAffinity.initial")?;
+    }
     if let Some(socket) = console_socket {
         console::setup(socket, proc)?;
     }
@@ -292,6 +313,14 @@ pub(crate) fn become_process(
         f.load()?;
     }
     process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
+    // While the process still has CAP_SYS_NICE (and CAP_SYS_ADMIN for the
+    // real-time I/O class).
+    if let Some(p) = proc.io_priority() {
+        scheduling::set_io_priority(p)?;
+    }
+    if let Some(s) = proc.scheduler() {
+        scheduling::set_scheduler(s)?;
+    }
     let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
     process::drop_bounding(&caps)?;
     process::set_user(proc)?;
@@ -309,9 +338,11 @@ pub(crate) fn become_process(
         errno: e.into(),
     })?;
     // With no_new_privs the filter is loaded last, just before execve.
+    let final_cpus = affinity.and_then(|a| a.cpu_affinity_final().clone());
     Ok(Launch {
         exe,
         filter: filter.filter(|_| nnp),
+        final_cpus,
     })
 }
 

@@ -11,4 +11,5 @@ pub mod fd;
 pub mod keyring;
 pub mod mount;
 pub mod ns;
+pub mod sched;
 pub mod signal;
