@@ -257,3 +257,12 @@ fn exec_forwards_signals_and_reports_them() {
     .unwrap();
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(9));
 }
+
+#[test]
+fn exec_gets_the_containers_oom_score_adj() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["process"]["oomScoreAdj"] = json!(123);
+    running(&b);
+    let out = exec(&b, &["c1", "cat", "/proc/self/oom_score_adj"]);
+    assert_eq!(stdout(&out).trim(), "123", "{}", stderr(&out));
+}

@@ -412,7 +412,9 @@ fn stat_field(stat: &str, n: usize) -> String {
 
 #[test]
 fn io_priority_scheduler_affinity_and_personality() {
-    let mut b = Bundle::new("ionice -p $$; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status; uname -m");
+    let mut b = Bundle::new(
+        "ionice -p $$; cat /proc/self/stat; grep Cpus_allowed_list /proc/self/status; uname -m",
+    );
     b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
     b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
     b.config["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "0"});

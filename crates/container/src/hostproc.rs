@@ -7,8 +7,6 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Result};
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
-
 /// Write `data` to `/proc/<pid>/<file>` (`pid` may be `self`).
 pub(crate) fn write(pid: &str, file: &str, data: &str) -> Result<()> {
     let path = PathBuf::from(format!("/proc/{pid}/{file}"));
@@ -18,9 +16,9 @@ pub(crate) fn write(pid: &str, file: &str, data: &str) -> Result<()> {
         Mode::empty(),
     )
     .map_err(Error::sys(format!("open {path:?}")))?;
-    let sfs = rustix::fs::fstatfs(&fd).map_err(Error::sys(format!("fstatfs {path:?}")))?;
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
-    if sfs.f_type as i64 != PROC_SUPER_MAGIC {
+    let on_proc = sys::fs::is_on(&fd, sys::fs::FsType::Proc)
+        .map_err(Error::sys(format!("fstatfs {path:?}")))?;
+    if !on_proc {
         return Err(Error::Unsupported(format!(
             "{path:?} is not on a procfs; refusing to write to it"
         )));

@@ -16,8 +16,6 @@ use rustix::termios::Winsize;
 
 use crate::error::InitError;
 
-const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
-
 fn err(op: &str) -> impl FnOnce(rustix::io::Errno) -> InitError + '_ {
     move |e| InitError::Process {
         op: format!("process.terminal: {op}"),
@@ -35,9 +33,7 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), InitError
         Mode::empty(),
     )
     .map_err(err("open /dev/pts/ptmx"))?;
-    let sfs = rustix::fs::fstatfs(&master).map_err(err("fstatfs /dev/pts/ptmx"))?;
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
-    if sfs.f_type as i64 != DEVPTS_SUPER_MAGIC {
+    if !sys::fs::is_on(&master, sys::fs::FsType::Devpts).map_err(err("fstatfs /dev/pts/ptmx"))? {
         return Err(InitError::Config {
             field: "process.terminal".into(),
             detail: "/dev/pts/ptmx is not on a devpts filesystem".into(),

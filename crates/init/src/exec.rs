@@ -61,6 +61,9 @@ fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
             },
         )?;
     }
+    if let Some(adj) = e.process.oom_score_adj() {
+        crate::process::set_oom_score_adj(adj)?;
+    }
     crate::become_process(
         e.process,
         e.seccomp,

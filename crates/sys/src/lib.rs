@@ -8,6 +8,7 @@
 pub mod clone;
 pub mod exec;
 pub mod fd;
+pub mod fs;
 pub mod keyring;
 pub mod mount;
 pub mod ns;

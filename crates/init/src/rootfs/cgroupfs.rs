@@ -10,7 +10,7 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{StatFs, CWD};
+use rustix::fs::{Mode, OFlags, CWD};
 use rustix::mount::OpenTreeFlags;
 
 use super::mounts::{attach, new_filesystem, set_attrs, Entry};
@@ -18,7 +18,6 @@ use super::Rootfs;
 use crate::error::InitError;
 use crate::mount_options::MountOptions;
 
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// One line of `/proc/self/cgroup`.
@@ -58,7 +57,13 @@ pub(super) fn mount(
     entry: &Entry<'_>,
     opts: &MountOptions,
 ) -> Result<(), InitError> {
-    let statfs: StatFs = rustix::fs::statfs(HOST_CGROUP_ROOT)
+    let host_root = rustix::fs::open(
+        HOST_CGROUP_ROOT,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| entry.error("open /sys/fs/cgroup", e))?;
+    let pure_v2 = sys::fs::is_on(&host_root, sys::fs::FsType::Cgroup2)
         .map_err(|e| entry.error("statfs /sys/fs/cgroup", e))?;
     let cgroupns = rootfs.cgroupns;
     let hierarchies = std::fs::read_to_string("/proc/self/cgroup")
@@ -69,8 +74,7 @@ pub(super) fn mount(
                 rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::IO),
             )
         })?;
-    #[allow(clippy::unnecessary_cast)] // f_type is i64 on x86_64 but not everywhere
-    if statfs.f_type as i64 == CGROUP2_SUPER_MAGIC {
+    if pure_v2 {
         let unified = hierarchies.iter().find(|h| h.controllers.is_empty());
         let mnt = hierarchy_mount(entry, opts, cgroupns, unified, HOST_CGROUP_ROOT)?;
         let target = rootfs.mkdir_all(&entry.field, entry.destination)?;

@@ -11,7 +11,6 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use super::Rootfs;
 use crate::error::InitError;
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 const PROC_ROOT_INO: u64 = 1;
 
 pub(super) fn write_all(
@@ -53,10 +52,10 @@ fn check_procfs(fd: &OwnedFd, path: &Path, is_root: bool) -> Result<(), InitErro
         path: path.to_path_buf(),
         why,
     };
-    let sfs = rustix::fs::fstatfs(fd).map_err(|e| not_proc(format!("fstatfs: {e}")))?;
-    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
-    if sfs.f_type as i64 != PROC_SUPER_MAGIC {
-        return Err(not_proc(format!("filesystem magic {:#x}", sfs.f_type)));
+    let on_proc =
+        sys::fs::is_on(fd, sys::fs::FsType::Proc).map_err(|e| not_proc(format!("fstatfs: {e}")))?;
+    if !on_proc {
+        return Err(not_proc("another filesystem".into()));
     }
     if is_root {
         let st = rustix::fs::fstat(fd).map_err(|e| not_proc(format!("fstat: {e}")))?;
