@@ -29,6 +29,10 @@ fn every_claimed_mount_option_mounts() {
             "bind" | "rbind" => {
                 json!({"destination": dest, "type": "none", "source": host, "options": [opt]})
             }
+            "idmap" | "ridmap" => {
+                let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                json!({"destination": dest, "type": "bind", "source": host, "options": [opt], "uidMappings": map, "gidMappings": map})
+            }
             "remount" => json!({"destination": "/dev", "type": "none", "options": ["remount"]}),
             _ => json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": [opt]}),
         });
@@ -100,7 +104,6 @@ fn unimplemented_features_are_not_claimed() {
     for key in ["apparmor", "selinux", "intelRdt", "netDevices"] {
         assert_eq!(f["linux"][key]["enabled"], false, "{key}");
     }
-    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], false);
     assert!(f["linux"]["cgroup"]
         .as_object()
         .unwrap()

@@ -319,3 +319,93 @@ fn a_fake_dev_null_is_not_used_for_masking() {
         stderr(&out)
     );
 }
+
+/// A host directory with a root-owned and a 1000-owned file.
+fn owned_files(b: &Bundle) -> std::path::PathBuf {
+    let host = b.dir.path().join("data");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("root-file"), "").unwrap();
+    std::fs::write(host.join("user-file"), "").unwrap();
+    std::os::unix::fs::chown(host.join("user-file"), Some(1000), Some(1000)).unwrap();
+    host
+}
+
+fn owners(ls: &str) -> Vec<(String, String, String)> {
+    ls.lines()
+        .filter(|l| l.ends_with("-file"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[2].to_string(),
+                f[3].to_string(),
+                f[f.len() - 1].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `idmap` with the container's own mappings: inside a user namespace
+/// mapping 0 to 100000, host files keep the owners they have on disk, and
+/// a file the container's root creates is owned by root on disk too.
+#[test]
+fn idmap_mounts_use_the_containers_mappings() {
+    let mut b = Bundle::new("ls -ln /data; touch /data/made-inside");
+    let host = owned_files(&b);
+    b.with_user_namespace(100000);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["bind", "idmap"]}));
+    let out = b.output_of("c1");
+    let o = owners(&out);
+    assert!(
+        o.contains(&("0".into(), "0".into(), "root-file".into())),
+        "{out}"
+    );
+    assert!(
+        o.contains(&("1000".into(), "1000".into(), "user-file".into())),
+        "{out}"
+    );
+    let made = std::fs::metadata(host.join("made-inside")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((made.uid(), made.gid()), (0, 0));
+
+    // Without idmap the same files are unmapped in the user namespace.
+    let mut control = Bundle::new("ls -ln /data");
+    control.with_user_namespace(100000);
+    control.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["bind"]}));
+    let out = control.output_of("c2");
+    assert!(owners(&out).iter().all(|(u, _, _)| u == "65534"), "{out}");
+}
+
+/// Explicit mappings on the mount, in a container without a user
+/// namespace: on-disk root shows as 100000.
+#[test]
+fn idmap_mounts_with_their_own_mappings() {
+    let mut b = Bundle::new("ls -ln /data");
+    let host = owned_files(&b);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind"], "uidMappings": map, "gidMappings": map}));
+    let out = b.output_of("c1");
+    let o = owners(&out);
+    assert!(
+        o.contains(&("100000".into(), "100000".into(), "root-file".into())),
+        "{out}"
+    );
+    assert!(
+        o.contains(&("101000".into(), "101000".into(), "user-file".into())),
+        "{out}"
+    );
+
+    let mut bad = Bundle::new("true");
+    bad.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}),
+    );
+    let res = bad.run("c2");
+    assert!(
+        stderr(&res).contains("idmapped mounts must be bind mounts"),
+        "{}",
+        stderr(&res)
+    );
+    assert_eq!(bad.state_dirs(), 0);
+}

@@ -65,6 +65,12 @@ pub enum Error {
     },
 }
 
+impl From<InitError> for Error {
+    fn from(e: InitError) -> Self {
+        Error::Init(e)
+    }
+}
+
 impl Error {
     pub(crate) fn io(
         op: &'static str,

@@ -24,6 +24,7 @@ pub mod spec;
 mod start;
 pub mod state;
 mod unsupported;
+mod userns;
 
 #[cfg(test)]
 mod test_util;

@@ -49,6 +49,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
+    let prepared_mounts = init::idmap::prepare(spec, opts.bundle, &crate::userns::with_mappings)?;
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
@@ -67,6 +68,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
                 new_userns: plan.new_user,
                 cgroupns: plan.cgroupns,
                 console_socket: opts.console_socket,
+                prepared_mounts,
                 session_keyring,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
@@ -165,7 +167,7 @@ fn adopt(init: &mut Spawned, pid: i32) -> Result<()> {
     Ok(())
 }
 
-fn format_map(maps: &[LinuxIdMapping]) -> String {
+pub(crate) fn format_map(maps: &[LinuxIdMapping]) -> String {
     maps.iter()
         .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
         .collect()

@@ -17,11 +17,6 @@ fn refuse(field: &str) -> Result<(), Invalid> {
 
 /// The first setting of `spec` that crust cannot honour yet.
 pub fn check(spec: &Spec) -> Result<(), Invalid> {
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            return refuse(&format!("mounts[{i}].uidMappings"));
-        }
-    }
     check_linux(spec)
 }
 
@@ -86,19 +81,10 @@ mod tests {
 
     #[test]
     fn unsupported_settings_are_named() {
-        let cases: Vec<(Edit, &str)> = vec![
-            (
-                Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
-                "process.apparmorProfile",
-            ),
-            (
-                Box::new(|v| {
-                    v["mounts"][0]["uidMappings"] =
-                        json!([{"containerID": 0, "hostID": 1, "size": 1}])
-                }),
-                "mounts[0].uidMappings",
-            ),
-        ];
+        let cases: Vec<(Edit, &str)> = vec![(
+            Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
+            "process.apparmorProfile",
+        )];
         for (edit, field) in cases {
             assert_eq!(field_of(edit).as_deref(), Some(field));
         }

@@ -30,6 +30,7 @@ pub use mount_options::recognized as recognized_mount_options;
 pub use namespaces::Join;
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};
+pub use rootfs::idmap;
 pub use rootfs::key_path as sysctl_key_path;
 pub use scheduling::parse_cpu_list;
 
@@ -53,6 +54,8 @@ pub struct Init<'a> {
     pub new_userns: bool,
     /// The child has a cgroup namespace of its own.
     pub cgroupns: bool,
+    /// Idmapped bind trees built by the runtime, attached as they are.
+    pub prepared_mounts: Vec<rootfs::idmap::Prepared>,
     /// Where to send the pty master when `process.terminal` is set.
     pub console_socket: Option<OwnedFd>,
     /// Join a new session keyring of this name (none with `--no-new-keyring`).
@@ -73,6 +76,7 @@ pub fn run(init: Init<'_>) -> ! {
     .into_iter()
     .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
     .chain(init.console_socket.iter().map(|s| s.as_raw_fd()))
+    .chain(init.prepared_mounts.iter().map(|p| p.tree.as_raw_fd()))
     .collect();
     prepare_child(&held, init.preserve_fds, c"crust:[INIT]");
     match setup(&init) {
@@ -234,6 +238,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
             in_userns,
             cgroupns: init.cgroupns,
             no_pivot: init.no_pivot,
+            prepared: &init.prepared_mounts,
         },
         &|| create_hooks(init),
     )?;

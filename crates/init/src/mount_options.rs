@@ -71,6 +71,8 @@ pub struct MountOptions {
     pub propagation: Option<Propagation>,
     /// `remount`: change the attributes of the mount already there.
     pub remount: bool,
+    /// `idmap` (false) or `ridmap` (true): an idmapped bind mount.
+    pub idmap: Option<bool>,
     /// Generic superblock flags (`sync`, `dirsync`, `lazytime`, `mand`),
     /// passed to `fsconfig` as flags.
     pub sb_flags: Vec<&'static str>,
@@ -135,7 +137,9 @@ const SB_FLAG_NEGATIONS: [(&str, &str); 3] = [
 /// mount(2)'s kernel log messages; with the new mount API errors go to the
 /// filesystem context (and into crust's error), so both are accepted and
 /// change nothing.
-const MOUNT_KINDS: [&str; 6] = ["bind", "rbind", "remount", "defaults", "silent", "loud"];
+const MOUNT_KINDS: [&str; 8] = [
+    "bind", "rbind", "remount", "defaults", "silent", "loud", "idmap", "ridmap",
+];
 
 /// The per-mount attribute an option sets or clears, if it is one.
 fn attr_option(name: &str) -> Option<(A, A)> {
@@ -205,6 +209,8 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 "bind" => out.bind = Some(out.bind.unwrap_or(Bind::Single)),
                 "rbind" => out.bind = Some(Bind::Recursive),
                 "remount" => out.remount = true,
+                "idmap" => out.idmap = Some(out.idmap.unwrap_or(false)),
+                "ridmap" => out.idmap = Some(true),
                 "defaults" | "silent" | "loud" | "" => {}
                 data => {
                     let (k, v) = match data.split_once('=') {

@@ -14,6 +14,7 @@
 
 mod cgroupfs;
 mod devices;
+pub mod idmap;
 mod inroot;
 mod mounts;
 mod paths;
@@ -108,6 +109,8 @@ pub(crate) struct RootfsConfig<'a> {
     pub in_userns: bool,
     pub cgroupns: bool,
     pub no_pivot: bool,
+    /// Bind trees the runtime built (idmapped mounts).
+    pub prepared: &'a [idmap::Prepared],
 }
 
 fn rootfs_error(op: &str, e: rustix::io::Errno) -> InitError {
@@ -128,7 +131,11 @@ pub(crate) fn prepare(
     let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
     isolate_from_host(propagation)?;
     let rootfs = bind_rootfs(cfg)?;
-    mounts::mount_all(&rootfs, cfg.spec.mounts().as_deref().unwrap_or_default())?;
+    mounts::mount_all(
+        &rootfs,
+        cfg.spec.mounts().as_deref().unwrap_or_default(),
+        cfg.prepared,
+    )?;
     devices::setup(&rootfs, cfg.spec)?;
     if let Some(process) = cfg.spec.process() {
         rootfs.mkdir_all("process.cwd", process.cwd())?;

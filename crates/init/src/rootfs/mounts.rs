@@ -12,6 +12,7 @@ use rustix::io::Errno as RawErrno;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, OpenTreeFlags};
 use sys::mount::MountAttr;
 
+use super::idmap::Prepared;
 use super::{move_mount_onto, Rootfs};
 use crate::error::InitError;
 use crate::mount_options::{self, Attrs, Bind, MountOptions};
@@ -47,11 +48,47 @@ impl Entry<'_> {
     }
 }
 
-pub(super) fn mount_all(rootfs: &Rootfs, mounts: &[Mount]) -> Result<(), InitError> {
+pub(super) fn mount_all(
+    rootfs: &Rootfs,
+    mounts: &[Mount],
+    prepared: &[Prepared],
+) -> Result<(), InitError> {
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(rootfs, i, m)?;
+        match prepared.iter().find(|p| p.index == i) {
+            Some(p) => attach_prepared(rootfs, i, m, &p.tree)?,
+            None => mount_one(rootfs, i, m)?,
+        }
     }
     Ok(())
+}
+
+/// A bind tree the runtime built (an idmapped mount): only attach it.
+fn attach_prepared(
+    rootfs: &Rootfs,
+    index: usize,
+    m: &Mount,
+    tree: &OwnedFd,
+) -> Result<(), InitError> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
+    let entry = Entry {
+        field: format!("mounts[{index}]"),
+        kind: "bind",
+        source,
+        destination: m.destination(),
+    };
+    let target = bind_target(rootfs, &entry, tree)?;
+    attach(&entry, tree, &target, &opts)
+}
+
+/// Where a bind tree goes: a directory, or a file for a file source.
+fn bind_target(rootfs: &Rootfs, entry: &Entry<'_>, tree: &OwnedFd) -> Result<OwnedFd, InitError> {
+    let st = rustix::fs::fstat(tree).map_err(|e| entry.error("stat source", e))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        rootfs.mkdir_all(&entry.field, entry.destination)
+    } else {
+        rootfs.ensure_file(&entry.field, entry.destination)
+    }
 }
 
 fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> {
@@ -134,19 +171,10 @@ fn bind(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), I
     }
     let tree =
         rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
-    let is_dir = rustix::fs::fstat(&tree)
-        .map_err(|e| entry.error("stat source", e))?
-        .st_mode
-        & libc::S_IFMT
-        == libc::S_IFDIR;
     set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
     set_attrs(&tree, &opts.recursive_attrs, true)
         .map_err(|e| entry.error("mount_setattr (recursive)", e))?;
-    let target = if is_dir {
-        rootfs.mkdir_all(&entry.field, entry.destination)?
-    } else {
-        rootfs.ensure_file(&entry.field, entry.destination)?
-    };
+    let target = bind_target(rootfs, entry, &tree)?;
     attach(entry, &tree, &target, opts)
 }
 

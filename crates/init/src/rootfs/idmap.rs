@@ -1,0 +1,142 @@
+//! Idmapped bind mounts (`mounts[].uidMappings`/`gidMappings`, or the
+//! `idmap`/`ridmap` options with the container's own mappings).
+//!
+//! Setting `MOUNT_ATTR_IDMAP` needs privilege over the source mount, which
+//! the init, inside its user namespace, no longer has. So the runtime
+//! builds these trees itself before the fork — `open_tree`, the mount's
+//! attributes, the idmapping — and the init only attaches them, as runc
+//! does with its mount fds.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
+use rustix::fs::CWD;
+use rustix::mount::{MountAttrFlags, OpenTreeFlags};
+use sys::mount::MountAttr;
+
+use super::mounts::{set_attrs, Entry};
+use crate::error::InitError;
+use crate::mount_options::{self, Bind};
+
+/// A bind tree prepared by the runtime for `mounts[index]`.
+#[derive(Debug)]
+pub struct Prepared {
+    pub index: usize,
+    pub tree: OwnedFd,
+}
+
+/// The uid and gid mappings of one idmapped mount.
+pub struct Mappings<'a> {
+    pub uid: &'a [LinuxIdMapping],
+    pub gid: &'a [LinuxIdMapping],
+}
+
+fn config_error(index: usize, detail: impl Into<String>) -> InitError {
+    InitError::Config {
+        field: format!("mounts[{index}]"),
+        detail: detail.into(),
+    }
+}
+
+/// The mappings mount `m` asks for, if it is idmapped.
+fn mappings_of<'a>(
+    spec: &'a Spec,
+    index: usize,
+    m: &'a Mount,
+) -> Result<Option<Mappings<'a>>, InitError> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let own = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
+    if opts.idmap.is_none() && own == (None, None) {
+        return Ok(None);
+    }
+    let is_bind = m.typ().as_deref() == Some("bind") || opts.bind.is_some();
+    if !is_bind {
+        return Err(config_error(index, "idmapped mounts must be bind mounts"));
+    }
+    let linux = spec.linux().as_ref();
+    let (uid, gid) = match own {
+        (Some(u), Some(g)) => (u, g),
+        (None, None) => (
+            linux
+                .and_then(|l| l.uid_mappings().as_deref())
+                .unwrap_or_default(),
+            linux
+                .and_then(|l| l.gid_mappings().as_deref())
+                .unwrap_or_default(),
+        ),
+        _ => {
+            return Err(config_error(
+                index,
+                "uidMappings and gidMappings go together",
+            ))
+        }
+    };
+    if uid.is_empty() || gid.is_empty() {
+        return Err(config_error(
+            index,
+            "an idmapped mount needs mappings: its own or the container's linux.uidMappings",
+        ));
+    }
+    Ok(Some(Mappings { uid, gid }))
+}
+
+/// Build every idmapped bind tree of `spec`. `userns` makes a user
+/// namespace with the given mappings and returns a descriptor of it.
+pub fn prepare<E: From<InitError>>(
+    spec: &Spec,
+    bundle: &Path,
+    userns: &dyn Fn(&Mappings<'_>) -> Result<OwnedFd, E>,
+) -> Result<Vec<Prepared>, E> {
+    let mut out = Vec::new();
+    for (index, m) in spec.mounts().iter().flatten().enumerate() {
+        let Some(maps) = mappings_of(spec, index, m)? else {
+            continue;
+        };
+        let ns = userns(&maps)?;
+        out.push(Prepared {
+            index,
+            tree: build(index, m, bundle, ns.as_fd())?,
+        });
+    }
+    Ok(out)
+}
+
+fn build(
+    index: usize,
+    m: &Mount,
+    bundle: &Path,
+    userns: std::os::fd::BorrowedFd<'_>,
+) -> Result<OwnedFd, InitError> {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    let source = m.source().clone().unwrap_or_default();
+    let source = if source.is_absolute() {
+        source
+    } else {
+        bundle.join(source)
+    };
+    let source_str = source.to_string_lossy();
+    let entry = Entry {
+        field: format!("mounts[{index}]"),
+        kind: "bind",
+        source: &source_str,
+        destination: m.destination(),
+    };
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if opts.bind == Some(Bind::Recursive) {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    let tree =
+        rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
+    set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
+    set_attrs(&tree, &opts.recursive_attrs, true)
+        .map_err(|e| entry.error("mount_setattr (recursive)", e))?;
+    let idmap = MountAttr {
+        attr_set: MountAttrFlags::MOUNT_ATTR_IDMAP.bits().into(),
+        userns_fd: u64::try_from(userns.as_raw_fd()).unwrap_or(0),
+        ..MountAttr::default()
+    };
+    sys::mount::mount_setattr(&tree, c"", opts.idmap == Some(true), &idmap)
+        .map_err(|e| entry.error("set the idmapping", e))?;
+    Ok(tree)
+}
