@@ -266,3 +266,41 @@ fn exec_gets_the_containers_oom_score_adj() {
     let out = exec(&b, &["c1", "cat", "/proc/self/oom_score_adj"]);
     assert_eq!(stdout(&out).trim(), "123", "{}", stderr(&out));
 }
+
+/// Neither AppArmor nor SELinux runs on the test machines: a label is
+/// refused clearly rather than silently not applied (as runc does).
+#[test]
+fn labels_for_an_absent_security_module_are_refused() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let out = exec(&b, &["--apparmor", "docker-default", "c1", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("process.apparmorProfile: AppArmor is not enabled"),
+        "{}",
+        stderr(&out)
+    );
+    let out = exec(
+        &b,
+        &[
+            "--process-label",
+            "system_u:system_r:container_t:s0",
+            "c1",
+            "true",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("process.selinuxLabel: SELinux is not enabled"),
+        "{}",
+        stderr(&out)
+    );
+    let mut b2 = Bundle::new("true");
+    b2.config["process"]["apparmorProfile"] = json!("docker-default");
+    let out = b2.run("c2");
+    assert!(
+        stderr(&out).contains("AppArmor is not enabled on this host"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b2.state_dirs(), 0);
+}

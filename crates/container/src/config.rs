@@ -90,7 +90,14 @@ fn validate_process(spec: &Spec) -> Result<(), Invalid> {
 
 /// The checks of `process`, also made on the process of an `exec`.
 pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(), Invalid> {
-    crate::unsupported::check_process(process)?;
+    // Labels for a security module the host does not run (runc refuses
+    // them too).
+    if let Some((field, module)) = init::lsm::missing_modules(process, None) {
+        return Err(invalid(
+            field,
+            format!("{module} is not enabled on this host"),
+        ));
+    }
     if let Some(a) = process.exec_cpu_affinity() {
         for (name, list) in [("initial", a.initial()), ("final", a.cpu_affinity_final())] {
             if let Some(list) = list {
@@ -429,6 +436,13 @@ mod tests {
                 "linux.namespaces",
             ),
             (Box::new(|v| v["root"] = serde_json::Value::Null), "root"),
+            (
+                Box::new(|v| {
+                    v["process"]["selinuxLabel"] =
+                        serde_json::json!("system_u:system_r:container_t:s0")
+                }),
+                "process.selinuxLabel",
+            ),
             (
                 Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "true"}]})),
                 "hooks.poststop[0].path",

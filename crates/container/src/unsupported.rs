@@ -20,24 +20,6 @@ pub fn check(spec: &Spec) -> Result<(), Invalid> {
     check_linux(spec)
 }
 
-/// The process settings crust cannot honour yet (for `create` and `exec`).
-pub fn check_process(p: &oci_spec::runtime::Process) -> Result<(), Invalid> {
-    let set = [
-        (
-            "process.apparmorProfile",
-            p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()),
-        ),
-        (
-            "process.selinuxLabel",
-            p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()),
-        ),
-    ];
-    match set.iter().find(|(_, on)| *on) {
-        Some((field, _)) => refuse(field),
-        None => Ok(()),
-    }
-}
-
 fn check_linux(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
         let set = [

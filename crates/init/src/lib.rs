@@ -10,6 +10,7 @@ mod console;
 pub mod error;
 pub mod exec;
 pub mod hooks;
+pub mod lsm;
 mod mount_options;
 mod namespaces;
 mod process;
@@ -338,6 +339,7 @@ pub(crate) fn become_process(
     }
     process::enter_cwd(proc.cwd())?;
     let exe = process::executable(proc)?;
+    lsm::label_exec(proc)?;
     sys::fd::cloexec_from(3 + preserve_fds).map_err(|e| InitError::Process {
         op: "mark inherited descriptors close-on-exec".into(),
         errno: e.into(),

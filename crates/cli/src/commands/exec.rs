@@ -41,10 +41,10 @@ pub struct Args {
     /// Set no_new_privs
     #[arg(long = "no-new-privs")]
     no_new_privs: bool,
-    /// AppArmor profile (not supported yet)
+    /// AppArmor profile for the process
     #[arg(long)]
     apparmor: Option<String>,
-    /// SELinux label (not supported yet)
+    /// SELinux label for the process
     #[arg(long = "process-label")]
     process_label: Option<String>,
     /// Detach from the process
@@ -69,14 +69,8 @@ impl Args {
     /// signals (and relaying its terminal with `-t`); detached, exit once it
     /// runs.
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
-        for (flag, set) in [
-            ("--apparmor", self.apparmor.is_some()),
-            ("--process-label", self.process_label.is_some()),
-            ("--cgroup", !self.cgroup.is_empty()),
-        ] {
-            if set {
-                anyhow::bail!("{flag} is not supported by crust yet");
-            }
+        if !self.cgroup.is_empty() {
+            anyhow::bail!("--cgroup is not supported by crust yet");
         }
         // Nothing can be paused before cgroups exist: --ignore-paused is
         // accepted and has nothing to ignore.
@@ -134,6 +128,13 @@ impl Args {
                 container::exec::process_from_config(&base, &overrides)?
             }
         };
+        let mut process = process;
+        if let Some(profile) = &self.apparmor {
+            process.set_apparmor_profile(Some(profile.clone()));
+        }
+        if let Some(label) = &self.process_label {
+            process.set_selinux_label(Some(label.clone()));
+        }
         container::config::validate_process_fields(&process)
             .map_err(|e| anyhow::anyhow!("exec process: {}: {}", e.field, e.detail))?;
         Ok(process)
