@@ -99,7 +99,7 @@ fn exec_gets_the_containers_filter() {
 }
 
 #[test]
-fn unknown_actions_and_notify_are_refused_at_create() {
+fn unknown_actions_and_notify_without_a_listener_are_refused_at_create() {
     let b = with_filter("true", json!({"defaultAction": "SCMP_ACT_NOPE"}));
     let out = b.run("c1");
     assert!(!out.status.success());
@@ -114,12 +114,83 @@ fn unknown_actions_and_notify_are_refused_at_create() {
     );
     let out = b.run("c2");
     assert!(
-        stderr(&out).contains("linux.seccomp.syscalls[0].action")
-            && stderr(&out).contains("NOTIFY"),
+        stderr(&out).contains("linux.seccomp.listenerPath"),
         "{}",
         stderr(&out)
     );
     assert_eq!(b.state_dirs(), 0);
+}
+
+/// What a seccomp agent receives: the process state and the listener fd.
+fn agent(socket: &std::path::Path) -> std::thread::JoinHandle<(Value, std::os::fd::OwnedFd)> {
+    let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        use std::io::IoSliceMut;
+        use std::mem::MaybeUninit;
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let n = rustix::net::recvmsg(
+            &conn,
+            &mut [IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::empty(),
+        )
+        .unwrap()
+        .bytes;
+        let fd = control
+            .drain()
+            .find_map(|m| match m {
+                RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+                _ => None,
+            })
+            .expect("an fd");
+        (serde_json::from_slice(&buf[..n]).unwrap(), fd)
+    })
+}
+
+/// SCMP_ACT_NOTIFY: the listener fd reaches the agent at listenerPath with
+/// runc's ContainerProcessState; once the agent closes it, the notified call
+/// fails with ENOSYS, which shows the fd was the filter's listener.
+#[test]
+fn notify_hands_the_listener_to_the_agent() {
+    let mut b = Bundle::new("mkdir /tmp/n 2> /out/result; echo done >> /out/result");
+    let out_dir = b.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/out", "type": "bind", "source": out_dir, "options": ["bind"]}),
+    );
+    let socket = b.dir.path().join("agent.sock");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "listenerMetadata": "hello-agent",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let agent = agent(&socket);
+    let out = b.crust(&["create", "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (state, fd) = agent.join().unwrap();
+    let pid = b.state("c1")["pid"].clone();
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "hello-agent");
+    assert_eq!(state["pid"], pid);
+    assert_eq!(state["state"]["id"], "c1");
+    assert_eq!(state["state"]["pid"], pid);
+    drop(fd);
+    assert!(b.crust(&["start", "c1"]).status.success());
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.state("c1")["status"] != "stopped" {
+        assert!(std::time::Instant::now() < end);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let result = std::fs::read_to_string(out_dir.join("result")).unwrap();
+    assert!(
+        result.contains("Function not implemented") && result.contains("done"),
+        "{result}"
+    );
 }
 
 /// podman's profile (containers-common's seccomp.json) turned into an OCI

@@ -232,6 +232,21 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
         ));
     }
     if let Some(s) = linux.seccomp() {
+        match s.listener_path() {
+            None if init::seccomp::uses_notify(s) => {
+                return Err(invalid(
+                    "linux.seccomp.listenerPath",
+                    "is required when SCMP_ACT_NOTIFY is used",
+                ))
+            }
+            Some(p) if !p.is_absolute() => {
+                return Err(invalid(
+                    "linux.seccomp.listenerPath",
+                    format!("{p:?} is not an absolute path"),
+                ))
+            }
+            _ => {}
+        }
         init::seccomp::action(s.default_action(), s.default_errno_ret())
             .map_err(|d| invalid("linux.seccomp.defaultAction", d))?;
         for (i, rule) in s.syscalls().iter().flatten().enumerate() {

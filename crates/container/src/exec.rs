@@ -192,19 +192,13 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((for_children, child, console_socket, container));
-    let result = match parent.recv() {
-        // The channel is close-on-exec: end-of-file means execve succeeded.
-        Err(init::ChannelError::Closed) => Ok(()),
-        Ok(init::Message::Failed(e)) => Err(Error::Exec(e)),
-        Ok(other) => Err(Error::InitDied(format!("unexpected message {other:?}"))),
-        Err(e) => Err(Error::Channel(e)),
-    }
-    .and_then(|()| {
-        opts.pid_file.map_or(Ok(()), |p| {
-            crate::create::write_pid_file(p, pid.as_raw_nonzero().get())
+    let result = until_exec(&parent, &state, pid)
+        .and_then(|()| {
+            opts.pid_file.map_or(Ok(()), |p| {
+                crate::create::write_pid_file(p, pid.as_raw_nonzero().get())
+            })
         })
-    })
-    .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
+        .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
     match result {
         Ok(console) => Ok(Executed {
             pid,
@@ -214,6 +208,33 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         Err(e) => {
             kill_and_reap(&pidfd);
             Err(e)
+        }
+    }
+}
+
+/// Serve the exec child until it calls `execve`: the channel is
+/// close-on-exec, so end-of-file means the program runs.
+fn until_exec(channel: &init::Channel, state: &crate::state::State, pid: Pid) -> Result<()> {
+    loop {
+        match channel.recv_with_fd() {
+            Err(init::ChannelError::Closed) => return Ok(()),
+            Ok((init::Message::Failed(e), _)) => return Err(Error::Exec(e)),
+            Ok((init::Message::SeccompListener, Some(fd))) => {
+                let (path, metadata) =
+                    crate::seccomp_agent::listener(&state.config).ok_or_else(|| {
+                        Error::InitDied("it sent a seccomp fd no listenerPath asked for".into())
+                    })?;
+                let container = crate::hooks::state_of(state, "running");
+                crate::seccomp_agent::forward(
+                    path,
+                    metadata,
+                    fd,
+                    pid.as_raw_nonzero().get(),
+                    &container,
+                )?;
+            }
+            Ok((other, _)) => return Err(Error::InitDied(format!("unexpected message {other:?}"))),
+            Err(e) => return Err(Error::Channel(e)),
         }
     }
 }

@@ -18,6 +18,7 @@ mod namespaces;
 mod procinfo;
 pub mod ps;
 mod run;
+mod seccomp_agent;
 pub mod signal;
 mod spawn;
 pub mod spec;

@@ -114,23 +114,36 @@ fn handshake(
     log::debug!("container init {pid} configured from outside; releasing it");
     channel.send(&Message::Proceed).map_err(Error::Channel)?;
     loop {
-        match channel.recv() {
-            Ok(Message::Ready) => return Ok(()),
-            Ok(Message::Failed(e)) => return Err(Error::Init(e)),
-            Ok(Message::MapIds) => {
+        let (msg, fd) = match channel.recv_with_fd() {
+            Ok(received) => received,
+            Err(init::ChannelError::Closed) => {
+                return Err(Error::InitDied("no message from it".into()))
+            }
+            Err(e) => return Err(Error::Channel(e)),
+        };
+        match (msg, fd) {
+            (Message::SeccompListener, Some(fd)) => {
+                let (path, metadata) = crate::seccomp_agent::listener(spec).ok_or_else(|| {
+                    Error::InitDied("it sent a seccomp fd no listenerPath asked for".into())
+                })?;
+                let state = hook_state(spec, names, init.pid, "creating");
+                crate::seccomp_agent::forward(
+                    path,
+                    metadata,
+                    fd,
+                    init.pid.as_raw_nonzero().get(),
+                    &state,
+                )?;
+            }
+            (Message::Ready, _) => return Ok(()),
+            (Message::Failed(e), _) => return Err(Error::Init(e)),
+            (Message::MapIds, _) => {
                 write_id_maps(spec, &init.pid.as_raw_nonzero().to_string())?;
                 channel.send(&Message::Proceed).map_err(Error::Channel)?;
             }
-            Ok(Message::Forked { pid }) => adopt(init, pid)?,
-            Ok(Message::CreateRuntimeHooks) => {
-                let state = init::hooks::HookState {
-                    oci_version: spec.version(),
-                    id: names.id,
-                    status: "creating",
-                    pid: init.pid.as_raw_nonzero().get(),
-                    bundle: names.bundle,
-                    annotations: spec.annotations().as_ref(),
-                };
+            (Message::Forked { pid }, _) => adopt(init, pid)?,
+            (Message::CreateRuntimeHooks, _) => {
+                let state = hook_state(spec, names, init.pid, "creating");
                 for kind in [
                     init::hooks::Kind::Prestart,
                     init::hooks::Kind::CreateRuntime,
@@ -139,16 +152,29 @@ fn handshake(
                 }
                 channel.send(&Message::Proceed).map_err(Error::Channel)?;
             }
-            Ok(Message::Proceed) => {
-                return Err(Error::InitDied(
-                    "it sent Proceed, which only the runtime sends".into(),
-                ))
+            (other, _) => {
+                return Err(Error::InitDied(format!(
+                    "it sent {other:?}, which the runtime does not expect"
+                )))
             }
-            Err(init::ChannelError::Closed) => {
-                return Err(Error::InitDied("no message from it".into()))
-            }
-            Err(e) => return Err(Error::Channel(e)),
         }
+    }
+}
+
+/// The state hooks and the seccomp agent are given during create.
+fn hook_state<'a>(
+    spec: &'a Spec,
+    names: &'a Names<'_>,
+    pid: Pid,
+    status: &'a str,
+) -> init::hooks::HookState<'a> {
+    init::hooks::HookState {
+        oci_version: spec.version(),
+        id: names.id,
+        status,
+        pid: pid.as_raw_nonzero().get(),
+        bundle: names.bundle,
+        annotations: spec.annotations().as_ref(),
     }
 }
 

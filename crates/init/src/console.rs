@@ -3,14 +3,11 @@
 //! pty's name as payload, as runc sends it) and whose peer becomes the
 //! process's controlling terminal and stdio.
 
-use std::io::IoSlice;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::Process;
 use rustix::fs::{Mode, OFlags};
-use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use rustix::pty::OpenptFlags;
 use rustix::termios::Winsize;
 
@@ -53,7 +50,7 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), InitError
     }
     let name = rustix::pty::ptsname(&master, Vec::new()).map_err(err("ptsname"))?;
     bind_dev_console(&peer)?;
-    send_fd(socket, &master, name.as_bytes())
+    crate::protocol::send_fd(socket, name.as_bytes(), Some(master.as_fd()))
         .map_err(err("send the pty master to the console socket"))?;
     drop(master);
     make_controlling_terminal(peer)
@@ -108,19 +105,4 @@ fn make_controlling_terminal(peer: OwnedFd) -> Result<(), InitError> {
     rustix::stdio::dup2_stdin(&peer).map_err(err("dup the pty onto stdin"))?;
     rustix::stdio::dup2_stdout(&peer).map_err(err("dup the pty onto stdout"))?;
     rustix::stdio::dup2_stderr(&peer).map_err(err("dup the pty onto stderr"))
-}
-
-/// Send `fd` with `payload` over a unix socket.
-fn send_fd(socket: &OwnedFd, fd: &OwnedFd, payload: &[u8]) -> Result<(), rustix::io::Errno> {
-    let fds = [fd.as_fd()];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    control.push(SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(
-        socket,
-        &[IoSlice::new(payload)],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )?;
-    Ok(())
 }

@@ -69,5 +69,6 @@ fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
         e.seccomp,
         e.console_socket.as_ref(),
         e.preserve_fds,
+        &e.channel,
     )
 }

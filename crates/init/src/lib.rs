@@ -261,6 +261,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         seccomp,
         init.console_socket.as_ref(),
         init.preserve_fds,
+        &init.channel,
     )
 }
 
@@ -304,6 +305,7 @@ pub(crate) fn become_process(
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     console_socket: Option<&OwnedFd>,
     preserve_fds: u32,
+    channel: &Channel,
 ) -> Result<Launch, InitError> {
     let affinity = proc.exec_cpu_affinity().as_ref();
     if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
@@ -316,7 +318,7 @@ pub(crate) fn become_process(
     let filter = seccomp.map(|s| seccomp::compile(s, nnp)).transpose()?;
     if let Some(f) = filter.as_ref().filter(|_| !nnp) {
         // Without no_new_privs this needs CAP_SYS_ADMIN: before the drop.
-        f.load()?;
+        load_filter(f, channel)?;
     }
     process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
     // While the process still has CAP_SYS_NICE (and CAP_SYS_ADMIN for the
@@ -344,13 +346,37 @@ pub(crate) fn become_process(
         op: "mark inherited descriptors close-on-exec".into(),
         errno: e.into(),
     })?;
-    // With no_new_privs the filter is loaded last, just before execve.
+    // With no_new_privs the filter is loaded last, just before execve;
+    // one with a notifying rule before the parent goes, which must hand
+    // its descriptor to the agent.
+    let mut filter = filter.filter(|_| nnp);
+    if let Some(f) = filter.take_if(|f| f.notify) {
+        load_filter(&f, channel)?;
+    }
     let final_cpus = affinity.and_then(|a| a.cpu_affinity_final().clone());
     Ok(Launch {
         exe,
-        filter: filter.filter(|_| nnp),
+        filter,
         final_cpus,
     })
+}
+
+/// Load `f`; if it notifies an agent, pass the notification descriptor to
+/// the parent, which forwards it to `linux.seccomp.listenerPath`.
+fn load_filter(f: &seccomp::Filter, channel: &Channel) -> Result<(), InitError> {
+    f.load()?;
+    if f.notify {
+        let fd = f.notify_fd()?;
+        channel
+            .send_with_fd(
+                &Message::SeccompListener,
+                Some(std::os::fd::AsFd::as_fd(&fd)),
+            )
+            .map_err(|e| InitError::Channel {
+                detail: e.to_string(),
+            })?;
+    }
+    Ok(())
 }
 
 /// Block until `crust start` writes to the fifo. False if it cannot.

@@ -29,9 +29,14 @@
 //! A message is small (an error is a few hundred bytes), so a datagram
 //! never needs reassembly, and a peer that died is seen as end-of-file.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::InitError;
@@ -52,6 +57,9 @@ pub enum Message {
     /// Child → parent: mounts are made, the pivot is next: run the
     /// prestart and createRuntime hooks, then answer Proceed.
     CreateRuntimeHooks,
+    /// Child → parent, with a descriptor attached: the seccomp user
+    /// notification fd, for the agent at `linux.seccomp.listenerPath`.
+    SeccompListener,
     /// Child → parent: set up; blocked before `execve` until `start`.
     Ready,
     /// Child → parent: setup failed; the child exits after sending this.
@@ -99,33 +107,84 @@ impl Channel {
     }
 
     pub fn send(&self, msg: &Message) -> Result<(), ChannelError> {
+        self.send_with_fd(msg, None)
+    }
+
+    /// Send `msg` with `fd` attached (SCM_RIGHTS).
+    pub fn send_with_fd(
+        &self,
+        msg: &Message,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> Result<(), ChannelError> {
         let what = match msg {
             Message::Proceed => "Proceed",
             Message::MapIds => "MapIds",
             Message::Forked { .. } => "Forked",
             Message::CreateRuntimeHooks => "CreateRuntimeHooks",
+            Message::SeccompListener => "SeccompListener",
             Message::Ready => "Ready",
             Message::Failed(_) => "Failed",
         };
         let bytes = serde_json::to_vec(msg).map_err(ChannelError::Malformed)?;
-        rustix::net::send(&self.fd, &bytes, SendFlags::NOSIGNAL)
-            .map_err(|errno| ChannelError::Send { what, errno })?;
+        send_fd(&self.fd, &bytes, fd).map_err(|errno| ChannelError::Send { what, errno })?;
         Ok(())
     }
 
     pub fn recv(&self) -> Result<Message, ChannelError> {
+        self.recv_with_fd().map(|(msg, _)| msg)
+    }
+
+    /// The next message and the descriptor attached to it, if any.
+    pub fn recv_with_fd(&self) -> Result<(Message, Option<OwnedFd>), ChannelError> {
         let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
         let n = loop {
-            match rustix::net::recv(&self.fd, &mut buf, RecvFlags::empty()) {
+            match rustix::net::recvmsg(
+                &self.fd,
+                &mut [IoSliceMut::new(&mut buf)],
+                &mut control,
+                RecvFlags::CMSG_CLOEXEC,
+            ) {
                 Err(rustix::io::Errno::INTR) => continue,
-                other => break other.map_err(ChannelError::Receive)?.0,
+                other => break other.map_err(ChannelError::Receive)?.bytes,
             }
         };
         if n == 0 {
             return Err(ChannelError::Closed);
         }
-        serde_json::from_slice(&buf[..n]).map_err(ChannelError::Malformed)
+        let mut fd = None;
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
+                fd = fds.next();
+            }
+        }
+        let msg = serde_json::from_slice(&buf[..n]).map_err(ChannelError::Malformed)?;
+        Ok((msg, fd))
     }
+}
+
+/// Send `payload` over a unix socket with `fd` attached (SCM_RIGHTS): the
+/// channel's messages, the pty master to a console socket, the seccomp
+/// notification fd to its agent.
+pub fn send_fd(
+    socket: impl AsFd,
+    payload: &[u8],
+    fd: Option<BorrowedFd<'_>>,
+) -> Result<(), rustix::io::Errno> {
+    let fds: Vec<BorrowedFd<'_>> = fd.into_iter().collect();
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() {
+        control.push(SendAncillaryMessage::ScmRights(&fds));
+    }
+    rustix::net::sendmsg(
+        socket,
+        &[IoSlice::new(payload)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?;
+    Ok(())
 }
 
 impl AsFd for Channel {

@@ -19,11 +19,12 @@ use oci_spec::runtime::{
 use crate::error::InitError;
 
 /// What `features` reports: the actions, operators and flags this module
-/// maps (SCMP_ACT_NOTIFY and WAIT_KILLABLE_RECV, which needs libseccomp
-/// 2.6, are left out), and the architectures libseccomp names.
+/// maps (WAIT_KILLABLE_RECV, which needs libseccomp 2.6, is left out), and
+/// the architectures libseccomp names.
 pub fn features() -> serde_json::Value {
     let actions = [
         "SCMP_ACT_ALLOW",
+        "SCMP_ACT_NOTIFY",
         "SCMP_ACT_ERRNO",
         "SCMP_ACT_KILL",
         "SCMP_ACT_KILL_PROCESS",
@@ -76,7 +77,20 @@ pub fn features() -> serde_json::Value {
 }
 
 /// A compiled filter, ready to load.
-pub(crate) struct Filter(ScmpFilterContext);
+pub(crate) struct Filter {
+    ctx: ScmpFilterContext,
+    /// Some rule notifies a user-space agent.
+    pub notify: bool,
+}
+
+/// Whether `s` uses SCMP_ACT_NOTIFY anywhere.
+pub fn uses_notify(s: &LinuxSeccomp) -> bool {
+    s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
+}
 
 fn invalid(field: String, detail: impl Into<String>) -> InitError {
     InitError::Config {
@@ -110,9 +124,7 @@ pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, S
         ),
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err("SCMP_ACT_NOTIFY is not supported by crust yet".into())
-        }
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -187,7 +199,10 @@ pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, In
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
     }
-    Ok(Filter(ctx))
+    Ok(Filter {
+        ctx,
+        notify: uses_notify(s),
+    })
 }
 
 fn add_rule(
@@ -235,9 +250,21 @@ fn add_rule(
 }
 
 impl Filter {
+    /// The user-notification descriptor of the loaded filter.
+    pub(crate) fn notify_fd(&self) -> Result<std::os::fd::OwnedFd, InitError> {
+        let raw = self
+            .ctx
+            .get_notify_fd()
+            .map_err(lib_error("get the notification fd"))?;
+        sys::fd::dup_borrowed(raw).map_err(|e| InitError::Process {
+            op: "dup the seccomp notification fd".into(),
+            errno: e.into(),
+        })
+    }
+
     /// Install the filter on this process.
     pub(crate) fn load(&self) -> Result<(), InitError> {
-        self.0.load().map_err(|e| InitError::Config {
+        self.ctx.load().map_err(|e| InitError::Config {
             field: "linux.seccomp".into(),
             detail: format!("load the filter: {e}"),
         })
@@ -273,7 +300,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
+        let s = seccomp(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4294967295u32}),
+        );
         assert!(
             matches!(compile(&s, true), Err(InitError::Config { field, .. }) if field == "linux.seccomp.defaultAction")
         );
