@@ -258,11 +258,11 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
     b.config["linux"]["intelRdt"] = json!({"closID": "x"});
     assert_fails_cleanly(&b, &["create", "c1"], &["linux.intelRdt", "not supported"]);
     let mut b = Bundle::new("true");
-    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    b.config["linux"]["netDevices"] = json!({"eth-nope": {}});
     assert_fails_cleanly(
         &b,
         &["create", "c1"],
-        &["linux.memoryPolicy", "not supported"],
+        &["linux.netDevices", "not supported"],
     );
     let b = Bundle::new("true");
     let out = b.run("c2");

@@ -448,3 +448,24 @@ fn io_priority_scheduler_affinity_and_personality() {
         stderr(&out)
     );
 }
+
+#[test]
+fn memory_policy_is_the_processes() {
+    let mut b = Bundle::new("head -1 /proc/self/numa_maps");
+    b.config["linux"]["memoryPolicy"] =
+        json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]});
+    let out = b.output_of("c1");
+    assert_eq!(
+        out.split_whitespace().nth(1),
+        Some("bind=static:0"),
+        "{out}"
+    );
+    let mut b = Bundle::new("true");
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0-x"});
+    let res = b.run("c2");
+    assert!(
+        stderr(&res).contains("linux.memoryPolicy.nodes"),
+        "{}",
+        stderr(&res)
+    );
+}

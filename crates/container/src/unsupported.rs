@@ -27,7 +27,6 @@ fn check_linux(spec: &Spec) -> Result<(), Invalid> {
                 "linux.mountLabel",
                 l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
             ),
-            ("linux.memoryPolicy", l.memory_policy().is_some()),
             (
                 "linux.netDevices",
                 l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),

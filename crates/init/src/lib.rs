@@ -228,6 +228,14 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     {
         scheduling::set_personality(p)?;
     }
+    if let Some(p) = init
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        scheduling::set_memory_policy(p)?;
+    }
     if let Some(name) = &init.session_keyring {
         join_session_keyring(name)?;
     }

@@ -2,8 +2,9 @@
 //! `linux.personality`.
 
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
-    LinuxSchedulerPolicy, Scheduler,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
+    Scheduler,
 };
 use rustix::thread::CpuSet;
 
@@ -80,7 +81,43 @@ pub(crate) fn set_personality(p: &LinuxPersonality) -> Result<(), InitError> {
     sys::sched::personality(persona).map_err(failed("linux.personality: personality"))
 }
 
-/// A CPU list as in cpuset files: `0-3,7`.
+/// `linux.memoryPolicy`: set_mempolicy(2) on the init, which its program
+/// inherits.
+pub(crate) fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<(), InitError> {
+    let mode = match p.mode() {
+        MemoryPolicyModeType::MpolDefault => 0,
+        MemoryPolicyModeType::MpolPreferred => 1,
+        MemoryPolicyModeType::MpolBind => 2,
+        MemoryPolicyModeType::MpolInterleave => 3,
+        MemoryPolicyModeType::MpolLocal => 4,
+        MemoryPolicyModeType::MpolPreferredMany => 5,
+        MemoryPolicyModeType::MpolWeightedInterleave => 6,
+    };
+    let flags = p.flags().iter().flatten().fold(0i32, |acc, f| {
+        acc | match f {
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+        }
+    });
+    let mut mask = Vec::new();
+    if let Some(nodes) = p.nodes().as_deref().filter(|n| !n.is_empty()) {
+        let list = parse_cpu_list(nodes).map_err(|detail| InitError::Config {
+            field: "linux.memoryPolicy.nodes".into(),
+            detail,
+        })?;
+        for node in list {
+            if mask.len() <= node / 64 {
+                mask.resize(node / 64 + 1, 0u64);
+            }
+            mask[node / 64] |= 1 << (node % 64);
+        }
+    }
+    sys::sched::set_mempolicy(mode | flags, &mask)
+        .map_err(failed("linux.memoryPolicy: set_mempolicy"))
+}
+
+/// A CPU (or NUMA node) list as in cpuset files: `0-3,7`.
 pub fn parse_cpu_list(list: &str) -> Result<Vec<usize>, String> {
     let mut cpus = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {

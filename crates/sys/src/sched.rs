@@ -57,3 +57,22 @@ pub fn personality(persona: libc::c_ulong) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// `set_mempolicy(2)`: the calling thread's NUMA memory policy; `nodes` is
+/// a bitmask of node numbers (bit n = node n), possibly empty.
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> Result<(), Errno> {
+    let maxnode = u64::try_from(nodes.len() * 64).unwrap_or(0) + 1;
+    let mask = if nodes.is_empty() {
+        std::ptr::null()
+    } else {
+        nodes.as_ptr()
+    };
+    // SAFETY: `mask` points to `nodes.len()` u64 words (or is NULL with an
+    // empty set), and `maxnode` never claims more bits than that; the kernel
+    // only reads it.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, mask, maxnode) };
+    if ret != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
