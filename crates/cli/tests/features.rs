@@ -110,3 +110,30 @@ fn unimplemented_features_are_not_claimed() {
         .values()
         .all(|v| v == false));
 }
+
+#[test]
+fn every_claimed_memory_policy_mode_and_flag_applies() {
+    let f = features();
+    let modes: Vec<String> =
+        serde_json::from_value(f["linux"]["memoryPolicy"]["modes"].clone()).unwrap();
+    let flags: Vec<String> =
+        serde_json::from_value(f["linux"]["memoryPolicy"]["flags"].clone()).unwrap();
+    let mut policies: Vec<Value> = modes
+        .iter()
+        .map(|m| match m.as_str() {
+            "MPOL_DEFAULT" | "MPOL_LOCAL" => json!({"mode": m}),
+            _ => json!({"mode": m, "nodes": "0"}),
+        })
+        .collect();
+    policies.extend(
+        flags
+            .iter()
+            .map(|fl| json!({"mode": "MPOL_BIND", "nodes": "0", "flags": [fl]})),
+    );
+    for (i, policy) in policies.into_iter().enumerate() {
+        let mut b = Bundle::new("true");
+        b.config["linux"]["memoryPolicy"] = policy.clone();
+        let out = b.run(&format!("c{i}"));
+        assert!(out.status.success(), "{policy}: {}", stderr(&out));
+    }
+}
