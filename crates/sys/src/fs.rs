@@ -11,6 +11,7 @@ pub enum FsType {
     Proc,
     Devpts,
     Cgroup2,
+    Resctrl,
 }
 
 impl FsType {
@@ -19,6 +20,7 @@ impl FsType {
             FsType::Proc => 0x9fa0,
             FsType::Devpts => 0x1cd1,
             FsType::Cgroup2 => 0x6367_7270,
+            FsType::Resctrl => 0x0765_5821,
         }
     }
 }
