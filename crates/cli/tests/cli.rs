@@ -263,11 +263,11 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
         &["linux.intelRdt", "resctrl is not mounted"],
     );
     let mut b = Bundle::new("true");
-    b.config["linux"]["netDevices"] = json!({"eth-nope": {}});
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
     assert_fails_cleanly(
         &b,
         &["create", "c1"],
-        &["linux.netDevices", "not supported"],
+        &["linux.mountLabel", "not supported"],
     );
     let b = Bundle::new("true");
     let out = b.run("c2");

@@ -101,7 +101,7 @@ fn every_claimed_hook_kind_runs() {
 #[test]
 fn unimplemented_features_are_not_claimed() {
     let f = features();
-    for key in ["apparmor", "selinux", "intelRdt", "netDevices"] {
+    for key in ["apparmor", "selinux", "intelRdt"] {
         assert_eq!(f["linux"][key]["enabled"], false, "{key}");
     }
     assert!(f["linux"]["cgroup"]

@@ -469,3 +469,44 @@ fn memory_policy_is_the_processes() {
         stderr(&res)
     );
 }
+
+/// A host veth end moved into the container, renamed, its permanent
+/// address carried over, and set up. (192.0.2.0/24 is TEST-NET-1: no
+/// traffic is sent.)
+#[test]
+fn net_devices_are_moved_renamed_addressed_and_up() {
+    let (a, b_end) = (
+        format!("cva{}", std::process::id()),
+        format!("cvb{}", std::process::id()),
+    );
+    let ip = |args: &[&str]| {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .unwrap()
+    };
+    assert!(ip(&["link", "add", &a, "type", "veth", "peer", "name", &b_end]).success());
+    assert!(ip(&["addr", "add", "192.0.2.1/24", "dev", &a]).success());
+    let mut b = Bundle::new("ip -o addr show eth7; ip -o link show eth7");
+    b.config["linux"]["netDevices"] = json!({ a.as_str(): {"name": "eth7"} });
+    let out = b.run("c1");
+    let _ = ip(&["link", "del", &b_end]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = common::stdout(&out);
+    assert!(text.contains("inet 192.0.2.1/24"), "{text}");
+    assert!(text.contains(",UP") || text.contains("<UP"), "{text}");
+    assert!(
+        !std::path::Path::new(&format!("/sys/class/net/{a}")).exists(),
+        "the device left the host"
+    );
+
+    let mut b = Bundle::new("true");
+    b.config["linux"]["netDevices"] = json!({"no-such-dev0": {}});
+    let out = b.run("c2");
+    assert!(
+        stderr(&out).contains("no-such-dev0")
+            && stderr(&out).contains("no such device on the host"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -225,6 +225,26 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
         ));
     }
     validate_user_namespace(spec, has(LinuxNamespaceType::User))?;
+    for (host, dev) in linux.net_devices().iter().flatten() {
+        let field = format!("linux.netDevices[{host:?}]");
+        if !has(LinuxNamespaceType::Network) {
+            return Err(invalid(
+                field,
+                "moving a device needs a network namespace of the container's own",
+            ));
+        }
+        let name = dev.name().as_deref().unwrap_or(host);
+        if name.is_empty()
+            || name.len() > 15
+            || name.contains('/')
+            || name.chars().any(char::is_whitespace)
+        {
+            return Err(invalid(
+                format!("{field}.name"),
+                format!("{name:?} is not a network device name"),
+            ));
+        }
+    }
     if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
         return Err(invalid(
             "linux.timeOffsets",

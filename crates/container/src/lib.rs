@@ -15,6 +15,7 @@ pub mod id;
 mod info;
 mod kill;
 mod namespaces;
+mod netdevices;
 mod procinfo;
 pub mod ps;
 mod run;

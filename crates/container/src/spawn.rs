@@ -50,6 +50,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
     let prepared_mounts = init::idmap::prepare(spec, opts.bundle, &crate::userns::with_mappings)?;
+    let net_moves = crate::netdevices::plan(spec)?;
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
@@ -69,6 +70,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
                 cgroupns: plan.cgroupns,
                 console_socket: opts.console_socket,
                 prepared_mounts,
+                net_devices: net_moves.iter().map(|m| m.device.clone()).collect(),
                 session_keyring,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
@@ -85,7 +87,9 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
         id: opts.id,
         bundle: opts.bundle,
     };
-    match handshake(spec, &plan, &parent, &mut spawned, &names) {
+    match crate::netdevices::move_into_container(&net_moves, &plan, spawned.pid)
+        .and_then(|()| handshake(spec, &plan, &parent, &mut spawned, &names))
+    {
         Ok(()) => Ok(spawned),
         Err(e) => {
             kill_and_reap(&spawned.pidfd);

@@ -22,16 +22,10 @@ pub fn check(spec: &Spec) -> Result<(), Invalid> {
 
 fn check_linux(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
-        let set = [
-            (
-                "linux.mountLabel",
-                l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
-            ),
-            (
-                "linux.netDevices",
-                l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
-            ),
-        ];
+        let set = [(
+            "linux.mountLabel",
+            l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
+        )];
         if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
             return refuse(field);
         }

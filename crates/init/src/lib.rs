@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod lsm;
 mod mount_options;
 mod namespaces;
+pub mod netlink;
 mod process;
 pub mod protocol;
 mod rootfs;
@@ -29,6 +30,15 @@ pub use caps::all as capability_names;
 pub use error::InitError;
 pub use mount_options::recognized as recognized_mount_options;
 pub use namespaces::Join;
+
+/// A network device moved into the container, as the init finds it there.
+#[derive(Debug, Clone)]
+pub struct NetDevice {
+    /// Its name in the container.
+    pub name: String,
+    /// Its permanent global addresses, to add again.
+    pub addresses: Vec<netlink::Address>,
+}
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};
 pub use rootfs::idmap;
@@ -55,6 +65,10 @@ pub struct Init<'a> {
     pub new_userns: bool,
     /// The child has a cgroup namespace of its own.
     pub cgroupns: bool,
+    /// Network devices the runtime moves into the container's network
+    /// namespace before `Proceed`; the init restores their addresses and
+    /// sets them up.
+    pub net_devices: Vec<NetDevice>,
     /// Idmapped bind trees built by the runtime, attached as they are.
     pub prepared_mounts: Vec<rootfs::idmap::Prepared>,
     /// Where to send the pty master when `process.terminal` is set.
@@ -220,6 +234,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         namespaces::become_root()?;
     }
     set_names(init.spec)?;
+    configure_net_devices(&init.net_devices)?;
     if let Some(p) = init
         .spec
         .linux()
@@ -281,6 +296,30 @@ fn set_names(spec: &Spec) -> Result<(), InitError> {
     if let Some(name) = spec.domainname() {
         rustix::system::setdomainname(name.as_bytes())
             .map_err(|e| InitError::Domainname { errno: e.into() })?;
+    }
+    Ok(())
+}
+
+/// Give each moved device its addresses back and set it up.
+fn configure_net_devices(devices: &[NetDevice]) -> Result<(), InitError> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let err = |name: &str, op: &str| {
+        let op = format!("linux.netDevices: {op} {name}");
+        move |e: rustix::io::Errno| InitError::Process {
+            op,
+            errno: e.into(),
+        }
+    };
+    let mut nl = netlink::Netlink::open().map_err(err("", "open a route netlink socket for"))?;
+    for d in devices {
+        let index = nl.link_index(&d.name).map_err(err(&d.name, "find"))?;
+        for a in &d.addresses {
+            nl.add_address(index, a)
+                .map_err(err(&d.name, "add an address to"))?;
+        }
+        nl.set_up(index).map_err(err(&d.name, "set up"))?;
     }
     Ok(())
 }
