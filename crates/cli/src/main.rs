@@ -27,8 +27,12 @@ pub struct Cli {
 /// runc's global flags.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Root directory for container state
-    #[arg(long, global = true, default_value = "/run/crust")]
+    /// Root directory for container state (default: /run/crust, or
+    /// $XDG_RUNTIME_DIR/crust for a user other than root)
+    #[arg(long = "root", global = true, value_name = "DIR")]
+    root_flag: Option<PathBuf>,
+    /// The state root in effect: `--root`, or the default.
+    #[arg(skip)]
     root: PathBuf,
     /// Log file (default: stderr)
     #[arg(long, global = true)]
@@ -62,12 +66,26 @@ fn version() -> String {
     )
 }
 
+/// runc's default: a system directory for root, the user's runtime
+/// directory for anyone else (rootless containers).
+fn state_root(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(root) = flag {
+        return root;
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !rustix::process::geteuid().is_root() => PathBuf::from(dir).join("crust"),
+        _ => PathBuf::from("/run/crust"),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     if cli.version {
         print!("{}", version());
         return;
     }
+    let mut cli = cli;
+    cli.global.root = state_root(cli.global.root_flag.take());
     let Some(command) = cli.command else {
         eprintln!("crust: a command is required; see crust --help");
         std::process::exit(2);

@@ -12,6 +12,7 @@ pub mod features;
 mod hooks;
 mod hostproc;
 pub mod id;
+mod idmaps;
 mod info;
 mod kill;
 mod namespaces;

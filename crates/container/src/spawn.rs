@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use init::{Channel, Init, Message};
-use oci_spec::runtime::{LinuxIdMapping, Spec};
+use oci_spec::runtime::Spec;
 use rustix::process::{Pid, WaitId, WaitIdOptions};
 use sys::clone::Forked;
 
@@ -197,14 +197,8 @@ fn adopt(init: &mut Spawned, pid: i32) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn format_map(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
-
-/// Written by the parent, which holds the host privileges the kernel checks
-/// for multi-range maps, while the child waits for `Proceed`.
+/// Written by the parent, which holds the host privileges (or the
+/// helpers) the kernel checks, while the child waits.
 fn write_id_maps(spec: &Spec, pid: &str) -> Result<()> {
     let linux = spec.linux().as_ref();
     let uid = linux
@@ -213,8 +207,7 @@ fn write_id_maps(spec: &Spec, pid: &str) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().as_deref())
         .unwrap_or_default();
-    hostproc::write(pid, "uid_map", &format_map(uid))?;
-    hostproc::write(pid, "gid_map", &format_map(gid))
+    crate::idmaps::write(pid, uid, gid)
 }
 
 /// SIGKILL the child and collect its exit status, so a failed create
@@ -225,18 +218,4 @@ pub(crate) fn kill_and_reap(pidfd: &OwnedFd) {
         WaitId::PidFd(std::os::fd::AsFd::as_fd(pidfd)),
         WaitIdOptions::EXITED,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_maps_are_one_line_per_range() {
-        let maps: Vec<LinuxIdMapping> = serde_json::from_str(
-            r#"[{"containerID":0,"hostID":1000,"size":1},{"containerID":1,"hostID":100000,"size":65536}]"#,
-        )
-        .unwrap();
-        assert_eq!(format_map(&maps), "0 1000 1\n1 100000 65536\n");
-    }
 }

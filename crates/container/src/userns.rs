@@ -10,8 +10,6 @@ use rustix::process::{WaitId, WaitIdOptions};
 use sys::clone::Forked;
 
 use crate::error::{Error, Result};
-use crate::hostproc;
-use crate::spawn::format_map;
 
 /// A descriptor of a new user namespace mapped as `maps` says.
 pub(crate) fn with_mappings(maps: &Mappings<'_>) -> Result<OwnedFd> {
@@ -32,13 +30,11 @@ pub(crate) fn with_mappings(maps: &Mappings<'_>) -> Result<OwnedFd> {
     };
     drop(hold);
     let pid = pid.as_raw_nonzero().to_string();
-    let opened = hostproc::write(&pid, "uid_map", &format_map(maps.uid))
-        .and_then(|()| hostproc::write(&pid, "gid_map", &format_map(maps.gid)))
-        .and_then(|()| {
-            let path = format!("/proc/{pid}/ns/user");
-            rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(Error::sys(format!("open {path}")))
-        });
+    let opened = crate::idmaps::write(&pid, maps.uid, maps.gid).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(Error::sys(format!("open {path}")))
+    });
     drop(release);
     let _ = rustix::process::waitid(
         WaitId::PidFd(std::os::fd::AsFd::as_fd(&pidfd)),

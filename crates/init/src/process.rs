@@ -131,8 +131,8 @@ pub(crate) fn drop_bounding(caps: &CapSets) -> Result<(), InitError> {
 
 /// Become `process.user`, keeping capabilities across the uid change so
 /// that `apply_caps` can then set exactly the configured ones.
-/// In a new user namespace, setgroups(2) works because the gid map is
-/// written by the privileged parent (`/proc/PID/setgroups` stays "allow").
+/// In a user namespace whose gid map root (or newgidmap) wrote, setgroups(2)
+/// works; a rootless runtime mapping only its own gid had to deny it.
 pub(crate) fn set_user(process: &Process) -> Result<(), InitError> {
     let user = process.user();
     let err = |op: String| {
@@ -148,8 +148,12 @@ pub(crate) fn set_user(process: &Process) -> Result<(), InitError> {
         .flatten()
         .map(|g| rustix::process::Gid::from_raw(*g))
         .collect();
-    rustix::thread::set_thread_groups(&groups)
-        .map_err(err(format!("setgroups {:?}", user.additional_gids())))?;
+    match rustix::thread::set_thread_groups(&groups) {
+        // A rootless runtime had to deny setgroups(2) to map its gid: with
+        // no additional groups asked for, there is nothing to set.
+        Err(rustix::io::Errno::PERM) if groups.is_empty() => {}
+        other => other.map_err(err(format!("setgroups {:?}", user.additional_gids())))?,
+    }
     let gid = rustix::process::Gid::from_raw(user.gid());
     rustix::thread::set_thread_res_gid(gid, gid, gid)
         .map_err(err(format!("setresgid {}", user.gid())))?;

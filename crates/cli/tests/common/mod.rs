@@ -140,19 +140,7 @@ impl Bundle {
     /// stdio and would keep a pipe open forever.
     pub fn crust(&self, args: &[&str]) -> Output {
         self.write();
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = self
-            .command(args)
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .unwrap();
-        Output {
-            status,
-            stdout: read_all(out),
-            stderr: read_all(err),
-        }
+        output_via_files(&mut self.command(args))
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -206,6 +194,23 @@ impl Drop for Bundle {
                 let _ = self.command(&["delete", "--force", &id]).output();
             }
         }
+    }
+}
+
+/// Run `cmd` with its output in files, not pipes: a detached container
+/// inherits the runtime's stdio and would keep a pipe open forever.
+pub fn output_via_files(cmd: &mut Command) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = cmd
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap();
+    Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
     }
 }
 
