@@ -46,6 +46,7 @@ pub fn run(e: Exec<'_>) -> ! {
 }
 
 fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
+    crate::make_undumpable()?;
     let types = u32::try_from(e.namespaces)
         .ok()
         .map(ThreadNameSpaceType::from_bits_retain);

@@ -126,23 +126,29 @@ pub fn run(init: Init<'_>) -> ! {
 /// What every child of the runtime does first: default signal
 /// dispositions, only the descriptors it needs (stdio, the preserved ones
 /// and `held`; the runtime's state-directory lock above all must not live
-/// on), and hardening. Until `execve` the child holds runtime descriptors
-/// inside the container's namespaces: it is non-dumpable, so no process
-/// there can ptrace it or open its `/proc/PID/fd` (execve restores
-/// dumpability for the container's own program), and it is named as runc
-/// names its init, so that `ps` shows what it is.
+/// on), and a name, as runc names its init, so that `ps` shows what it is.
 fn prepare_child(held: &[i32], preserve_fds: u32, name: &std::ffi::CStr) {
     sys::signal::reset_dispositions();
     let preserved = (3..3 + preserve_fds).filter_map(|fd| i32::try_from(fd).ok());
     let keep: Vec<i32> = held.iter().copied().chain(preserved).collect();
-    let prepared = sys::fd::close_all_except(&keep)
-        .and_then(|()| {
-            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        })
-        .and_then(|()| rustix::thread::set_name(name));
+    let prepared = sys::fd::close_all_except(&keep).and_then(|()| rustix::thread::set_name(name));
     if prepared.is_err() {
         sys::exec::exit_now(1);
     }
+}
+
+/// Until `execve` the child holds runtime descriptors inside the
+/// container's namespaces: non-dumpable, no process there can ptrace it or
+/// open its `/proc/PID/fd` (execve restores dumpability for the container's
+/// program). Not before its id maps are written, though: a rootless parent
+/// may write `/proc/PID/uid_map` only while the child is dumpable.
+pub(crate) fn make_undumpable() -> Result<(), InitError> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable).map_err(
+        |e| InitError::Process {
+            op: "prctl(PR_SET_DUMPABLE, 0)".into(),
+            errno: e.into(),
+        },
+    )
 }
 
 /// The hooks of the create operation, run with the mounts made and before
@@ -228,6 +234,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     if init.unshare != 0 {
         namespaces::unshare_all(&init.channel, init.unshare)?;
     }
+    make_undumpable()?;
     let in_userns = init.new_userns || init.joins.iter().any(Join::is_user);
     if in_userns {
         // Until then the process has the host's ids, unmapped in there.
