@@ -137,3 +137,58 @@ fn every_claimed_memory_policy_mode_and_flag_applies() {
         assert!(out.status.success(), "{policy}: {}", stderr(&out));
     }
 }
+
+/// Every claimed seccomp action, operator, architecture and flag goes into
+/// one filter a real container loads (each action on a syscall busybox
+/// `true` never makes; SCMP_ACT_NOTIFY, which needs an agent, has its own
+/// test in seccomp.rs).
+#[test]
+fn every_claimed_seccomp_item_loads() {
+    let f = features();
+    let list = |k: &str| -> Vec<String> {
+        serde_json::from_value(f["linux"]["seccomp"][k].clone()).unwrap()
+    };
+    let rare = [
+        "acct",
+        "swapoff",
+        "syslog",
+        "vhangup",
+        "pivot_root",
+        "quotactl",
+        "add_key",
+        "request_key",
+        "keyctl",
+        "uselib",
+    ];
+    let mut syscalls: Vec<Value> = list("actions")
+        .iter()
+        .filter(|a| *a != "SCMP_ACT_ALLOW" && *a != "SCMP_ACT_NOTIFY")
+        .zip(rare)
+        .map(|(a, name)| json!({"names": [name], "action": a}))
+        .collect();
+    for (i, op) in list("operators").iter().enumerate() {
+        let (value, value_two) = if op == "SCMP_CMP_MASKED_EQ" {
+            (0xff, 0x7)
+        } else {
+            (i as u64 + 1000, 0)
+        };
+        syscalls.push(json!({"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": value, "valueTwo": value_two, "op": op}]}));
+    }
+    let mut b = Bundle::new("true");
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": list("supportedFlags"),
+        "syscalls": syscalls,
+    });
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One filter holds architectures of one byte order only: each claimed
+    // one is loaded next to the native one, in a container of its own.
+    for (i, arch) in list("archs").iter().enumerate() {
+        let mut b = Bundle::new("true");
+        b.config["linux"]["seccomp"] =
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", arch]});
+        let out = b.run(&format!("a{i}"));
+        assert!(out.status.success(), "{arch}: {}", stderr(&out));
+    }
+}

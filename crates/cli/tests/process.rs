@@ -510,3 +510,31 @@ fn net_devices_are_moved_renamed_addressed_and_up() {
         stderr(&out)
     );
 }
+
+/// systemd socket activation: LISTEN_FDS descriptors meant for crust
+/// (LISTEN_PID) reach the container, which is told LISTEN_FDS=N and
+/// LISTEN_PID=1, as runc does.
+#[test]
+fn socket_activation_fds_are_passed_on() {
+    let b = Bundle::new("echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4");
+    b.write();
+    let (one, two) = (b.dir.path().join("one"), b.dir.path().join("two"));
+    std::fs::write(&one, "first ").unwrap();
+    std::fs::write(&two, "second").unwrap();
+    // exec keeps the shell's pid, so LISTEN_PID names crust itself.
+    let script = format!(
+        "exec 3<{} 4<{}; export LISTEN_FDS=1 LISTEN_PID=$$; exec {} --root {} run --preserve-fds 1 c1",
+        one.display(),
+        two.display(),
+        common::CRUST,
+        b.root.display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(b.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(common::stdout(&out), "1 1\nfirst second");
+}

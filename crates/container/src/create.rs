@@ -23,6 +23,10 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation descriptors (`LISTEN_FDS`) to pass on: they come
+    /// first, from fd 3, and the process is told with `LISTEN_FDS=N` and
+    /// `LISTEN_PID=1`.
+    pub listen_fds: u32,
     pub console: ConsoleTarget,
     /// `create`, or `run --detach`: crust will not wait for the container.
     pub detached: bool,
@@ -42,7 +46,18 @@ pub struct Created {
 pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let bundle =
         std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
-    let spec = config::load(&bundle)?;
+    let mut spec = config::load(&bundle)?;
+    if opts.listen_fds > 0 {
+        if let Some(process) = spec.process_mut() {
+            let mut env = process.env().clone().unwrap_or_default();
+            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+            env.extend([
+                format!("LISTEN_FDS={}", opts.listen_fds),
+                "LISTEN_PID=1".to_string(),
+            ]);
+            process.set_env(Some(env));
+        }
+    }
     let terminal = spec
         .process()
         .as_ref()
@@ -112,7 +127,7 @@ fn create_in(
         bundle,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
+        preserve_fds: opts.listen_fds + opts.preserve_fds,
         console_socket,
         sigmask: opts.sigmask,
     };

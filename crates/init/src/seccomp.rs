@@ -20,7 +20,7 @@ use crate::error::InitError;
 
 /// What `features` reports: the actions, operators and flags this module
 /// maps (WAIT_KILLABLE_RECV, which needs libseccomp 2.6, is left out), and
-/// the architectures libseccomp names.
+/// the architectures a filter on this build's byte order can hold.
 pub fn features() -> serde_json::Value {
     let actions = [
         "SCMP_ACT_ALLOW",
@@ -42,24 +42,30 @@ pub fn features() -> serde_json::Value {
         "SCMP_CMP_MASKED_EQ",
         "SCMP_CMP_NE",
     ];
+    // A filter holds architectures of the host's byte order only, so
+    // those are the ones a config for this build can use.
+    #[cfg(target_endian = "little")]
     let archs = [
         "SCMP_ARCH_AARCH64",
         "SCMP_ARCH_ARM",
-        "SCMP_ARCH_MIPS",
-        "SCMP_ARCH_MIPS64",
-        "SCMP_ARCH_MIPS64N32",
         "SCMP_ARCH_MIPSEL",
         "SCMP_ARCH_MIPSEL64",
         "SCMP_ARCH_MIPSEL64N32",
-        "SCMP_ARCH_PPC",
-        "SCMP_ARCH_PPC64",
         "SCMP_ARCH_PPC64LE",
         "SCMP_ARCH_RISCV64",
-        "SCMP_ARCH_S390",
-        "SCMP_ARCH_S390X",
         "SCMP_ARCH_X32",
         "SCMP_ARCH_X86",
         "SCMP_ARCH_X86_64",
+    ];
+    #[cfg(target_endian = "big")]
+    let archs = [
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
     ];
     let flags = [
         "SECCOMP_FILTER_FLAG_LOG",
@@ -173,7 +179,12 @@ pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, In
                 format!("unknown architecture {name}"),
             )
         })?;
-        ctx.add_arch(a).map_err(lib_error("add an architecture"))?;
+        ctx.add_arch(a).map_err(|e| {
+            invalid(
+                format!("linux.seccomp.architectures[{i}]"),
+                format!("add {name}: {e}"),
+            )
+        })?;
     }
     for (i, flag) in s.flags().iter().flatten().enumerate() {
         match flag {

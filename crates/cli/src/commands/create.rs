@@ -35,6 +35,25 @@ pub struct CreateFlags {
     pub preserve_fds: u32,
 }
 
+/// systemd socket activation: `LISTEN_FDS` descriptors from 3 on, meant
+/// for this process (`LISTEN_PID`), are passed on to the container, as runc
+/// does.
+fn socket_activation() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    if ours {
+        count
+    } else {
+        0
+    }
+}
+
 impl CreateFlags {
     /// `detached`: `create` and `run -d`; a foreground `run` holds the
     /// terminal itself unless given a console socket.
@@ -59,6 +78,7 @@ impl CreateFlags {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            listen_fds: socket_activation(),
             console,
             detached,
             sigmask,
