@@ -2,13 +2,8 @@ use std::io::Write;
 
 use container::ContainerState;
 
+use super::Format;
 use crate::Global;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -60,6 +60,13 @@ impl Command {
     }
 }
 
+/// `--format` of `list` and `ps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 /// The systemd cgroup driver is not implemented; commands that would set
 /// up cgroups refuse it rather than silently using cgroupfs.
 fn refuse_systemd_cgroup(g: &Global) -> anyhow::Result<()> {

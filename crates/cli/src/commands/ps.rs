@@ -2,13 +2,8 @@ use std::process::Command;
 
 use anyhow::Context;
 
+use super::Format;
 use crate::Global;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -11,13 +11,12 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
-use rustix::fs::CWD;
-use rustix::mount::{MountAttrFlags, OpenTreeFlags};
+use rustix::mount::MountAttrFlags;
 use sys::mount::MountAttr;
 
-use super::mounts::{set_attrs, Entry};
+use super::mounts::{bind_source, clone_tree, Entry};
 use crate::error::InitError;
-use crate::mount_options::{self, Bind};
+use crate::mount_options;
 
 /// A bind tree prepared by the runtime for `mounts[index]`.
 #[derive(Debug)]
@@ -109,12 +108,8 @@ fn build(
     userns: std::os::fd::BorrowedFd<'_>,
 ) -> Result<OwnedFd, InitError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
-    let source = m.source().clone().unwrap_or_default();
-    let source = if source.is_absolute() {
-        source
-    } else {
-        bundle.join(source)
-    };
+    let raw_source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
+    let source = bind_source(bundle, raw_source);
     let source_str = source.to_string_lossy();
     let entry = Entry {
         field: format!("mounts[{index}]"),
@@ -122,15 +117,7 @@ fn build(
         source: &source_str,
         destination: m.destination(),
     };
-    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
-    if opts.bind == Some(Bind::Recursive) {
-        flags |= OpenTreeFlags::AT_RECURSIVE;
-    }
-    let tree =
-        rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
-    set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
-    set_attrs(&tree, &opts.recursive_attrs, true)
-        .map_err(|e| entry.error("mount_setattr (recursive)", e))?;
+    let tree = clone_tree(&entry, &source, &opts)?;
     let idmap = MountAttr {
         attr_set: MountAttrFlags::MOUNT_ATTR_IDMAP.bits().into(),
         userns_fd: u64::try_from(userns.as_raw_fd()).unwrap_or(0),

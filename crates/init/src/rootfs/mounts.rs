@@ -164,27 +164,37 @@ fn kernel_log(fs: &OwnedFd) -> Option<String> {
 /// still detached, then attach it.
 fn bind(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), InitError> {
     reject_data_options(entry, opts)?;
-    let source = bind_source(rootfs, entry.source);
+    let tree = clone_tree(entry, &bind_source(&rootfs.bundle, entry.source), opts)?;
+    let target = bind_target(rootfs, entry, &tree)?;
+    attach(entry, &tree, &target, opts)
+}
+
+/// A detached copy of `source` (and the mounts below it with `rbind`) with
+/// the entry's attributes set.
+pub(super) fn clone_tree(
+    entry: &Entry<'_>,
+    source: &Path,
+    opts: &MountOptions,
+) -> Result<OwnedFd, InitError> {
     let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
     if opts.bind == Some(Bind::Recursive) {
         flags |= OpenTreeFlags::AT_RECURSIVE;
     }
     let tree =
-        rustix::mount::open_tree(CWD, &source, flags).map_err(|e| entry.error("open_tree", e))?;
+        rustix::mount::open_tree(CWD, source, flags).map_err(|e| entry.error("open_tree", e))?;
     set_attrs(&tree, &opts.attrs, false).map_err(|e| entry.error("mount_setattr", e))?;
     set_attrs(&tree, &opts.recursive_attrs, true)
         .map_err(|e| entry.error("mount_setattr (recursive)", e))?;
-    let target = bind_target(rootfs, entry, &tree)?;
-    attach(entry, &tree, &target, opts)
+    Ok(tree)
 }
 
 /// A relative bind source is relative to the bundle, as in runc.
-fn bind_source(rootfs: &Rootfs, source: &str) -> PathBuf {
+pub(super) fn bind_source(bundle: &Path, source: &str) -> PathBuf {
     let p = Path::new(source);
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        rootfs.bundle.join(p)
+        bundle.join(p)
     }
 }
 
