@@ -18,6 +18,8 @@
 //!  prestart, createRuntime hooks
 //!  send Proceed ─────────────────────────────▶ createContainer hooks,
 //!                                               sysctl, masks, pivot_root,
+//!                  ◀───────────────────────── SeccompListener + fd (notify)
+//!  forward it to the seccomp agent
 //!                                               credentials, capabilities
 //!                  ◀────────────────────────── send Ready | Failed(error)
 //!  write state.json (created), pid file;
