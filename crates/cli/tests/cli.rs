@@ -267,7 +267,7 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
     assert_fails_cleanly(
         &b,
         &["create", "c1"],
-        &["linux.mountLabel", "not supported"],
+        &["linux.mountLabel", "SELinux is not enabled"],
     );
     let b = Bundle::new("true");
     let out = b.run("c2");

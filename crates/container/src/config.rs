@@ -148,6 +148,18 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
     Ok(())
 }
 
+/// `linux.mountLabel` needs SELinux, like the process labels.
+fn validate_mount_label(linux: &oci_spec::runtime::Linux) -> Result<(), Invalid> {
+    let label = linux.mount_label().as_deref();
+    match init::lsm::missing_modules(&Default::default(), label) {
+        Some((field, module)) => Err(invalid(
+            field,
+            format!("{module} is not enabled on this host"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A hook's path must be absolute (config.md).
 fn validate_hooks(spec: &Spec) -> Result<(), Invalid> {
     use init::hooks::Kind;
@@ -225,6 +237,7 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
         ));
     }
     validate_user_namespace(spec, has(LinuxNamespaceType::User))?;
+    validate_mount_label(linux)?;
     for (host, dev) in linux.net_devices().iter().flatten() {
         let field = format!("linux.netDevices[{host:?}]");
         if !has(LinuxNamespaceType::Network) {

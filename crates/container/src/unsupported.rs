@@ -22,13 +22,6 @@ pub fn check(spec: &Spec) -> Result<(), Invalid> {
 
 fn check_linux(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
-        let set = [(
-            "linux.mountLabel",
-            l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
-        )];
-        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
-            return refuse(field);
-        }
         if l.intel_rdt().is_some() {
             return intel_rdt();
         }

@@ -44,6 +44,8 @@ pub(crate) struct Rootfs {
     cgroupns: bool,
     /// The runtime bundle, against which relative bind sources resolve.
     bundle: PathBuf,
+    /// `linux.mountLabel` (the host runs SELinux: checked at create).
+    mount_label: Option<String>,
 }
 
 impl Rootfs {
@@ -227,6 +229,12 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
         in_userns: cfg.in_userns,
         cgroupns: cfg.cgroupns,
         bundle: cfg.bundle.to_path_buf(),
+        mount_label: cfg
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().clone())
+            .filter(|l| !l.is_empty()),
     })
 }
 

@@ -110,6 +110,17 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
     if kind == "cgroup" {
         return super::cgroupfs::mount(rootfs, &entry, &opts);
     }
+    let mut opts = opts;
+    if let Some(label) = rootfs
+        .mount_label
+        .as_deref()
+        .filter(|_| kind != "proc" && kind != "sysfs")
+    {
+        // linux.mountLabel: the SELinux context of the files of a new
+        // filesystem (not procfs or sysfs, whose labels the kernel sets).
+        opts.data
+            .push(("context".into(), Some(format!("\"{label}\""))));
+    }
     let mnt = new_filesystem(&entry, kind, &opts)?;
     let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
     attach(&entry, &mnt, &target, &opts)
