@@ -200,6 +200,31 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
         .linux()
         .as_ref()
         .ok_or_else(|| invalid("linux", "is required on Linux"))?;
+    let types = validate_namespaces(spec, linux)?;
+    let has = |t| types.contains(&t);
+    validate_user_namespace(spec, has(LinuxNamespaceType::User))?;
+    validate_mount_label(linux)?;
+    validate_net_devices(linux, has(LinuxNamespaceType::Network))?;
+    if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
+        return Err(invalid(
+            "linux.timeOffsets",
+            "time offsets need a time namespace",
+        ));
+    }
+    if let Some(s) = linux.seccomp() {
+        validate_seccomp(s)?;
+    }
+    for (key, _) in linux.sysctl().iter().flatten() {
+        validate_sysctl(key, &types)?;
+    }
+    validate_container_paths(linux)
+}
+
+/// No type twice, absolute paths, and the namespaces other settings need.
+fn validate_namespaces(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<HashSet<LinuxNamespaceType>, Invalid> {
     let mut types = HashSet::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         if !types.insert(ns.typ()) {
@@ -208,39 +233,38 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
                 format!("namespace type {} appears twice", ns.typ()),
             ));
         }
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                return Err(invalid(
-                    format!("linux.namespaces[{i}].path"),
-                    format!("{p:?} is not an absolute path"),
-                ));
-            }
+        if let Some(p) = ns.path().as_ref().filter(|p| !p.is_absolute()) {
+            return Err(invalid(
+                format!("linux.namespaces[{i}].path"),
+                format!("{p:?} is not an absolute path"),
+            ));
         }
     }
-    let has = |t| types.contains(&t);
-    if !has(LinuxNamespaceType::Mount) {
+    if !types.contains(&LinuxNamespaceType::Mount) {
         return Err(invalid(
             "linux.namespaces",
             "a mount namespace is required to set up the rootfs",
         ));
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(invalid(
-            "hostname",
-            "setting the hostname needs a uts namespace",
-        ));
+    let uts = types.contains(&LinuxNamespaceType::Uts);
+    for (field, value) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if value.as_ref().is_some_and(|h| !h.is_empty()) && !uts {
+            return Err(invalid(
+                field,
+                format!("setting the {field} needs a uts namespace"),
+            ));
+        }
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        return Err(invalid(
-            "domainname",
-            "setting the domainname needs a uts namespace",
-        ));
-    }
-    validate_user_namespace(spec, has(LinuxNamespaceType::User))?;
-    validate_mount_label(linux)?;
+    Ok(types)
+}
+
+fn validate_net_devices(linux: &oci_spec::runtime::Linux, netns: bool) -> Result<(), Invalid> {
     for (host, dev) in linux.net_devices().iter().flatten() {
         let field = format!("linux.netDevices[{host:?}]");
-        if !has(LinuxNamespaceType::Network) {
+        if !netns {
             return Err(invalid(
                 field,
                 "moving a device needs a network namespace of the container's own",
@@ -258,56 +282,62 @@ fn validate_linux(spec: &Spec) -> Result<(), Invalid> {
             ));
         }
     }
-    if linux.time_offsets().is_some() && !has(LinuxNamespaceType::Time) {
-        return Err(invalid(
-            "linux.timeOffsets",
-            "time offsets need a time namespace",
-        ));
-    }
-    if let Some(s) = linux.seccomp() {
-        match s.listener_path() {
-            None if init::seccomp::uses_notify(s) => {
-                return Err(invalid(
-                    "linux.seccomp.listenerPath",
-                    "is required when SCMP_ACT_NOTIFY is used",
-                ))
-            }
-            Some(p) if !p.is_absolute() => {
-                return Err(invalid(
-                    "linux.seccomp.listenerPath",
-                    format!("{p:?} is not an absolute path"),
-                ))
-            }
-            _ => {}
-        }
-        init::seccomp::action(s.default_action(), s.default_errno_ret())
-            .map_err(|d| invalid("linux.seccomp.defaultAction", d))?;
-        for (i, rule) in s.syscalls().iter().flatten().enumerate() {
-            init::seccomp::action(rule.action(), rule.errno_ret())
-                .map_err(|d| invalid(format!("linux.seccomp.syscalls[{i}].action"), d))?;
-        }
-    }
-    for (key, _) in linux.sysctl().iter().flatten() {
-        validate_sysctl(key, &types)?;
-    }
-    for (i, d) in linux.devices().iter().flatten().enumerate() {
-        if !d.path().is_absolute() {
+    Ok(())
+}
+
+/// Actions crust maps, and a listener where a rule notifies one.
+fn validate_seccomp(s: &oci_spec::runtime::LinuxSeccomp) -> Result<(), Invalid> {
+    match s.listener_path() {
+        None if init::seccomp::uses_notify(s) => {
             return Err(invalid(
-                format!("linux.devices[{i}].path"),
-                format!("{:?} is not an absolute path", d.path()),
-            ));
+                "linux.seccomp.listenerPath",
+                "is required when SCMP_ACT_NOTIFY is used",
+            ))
         }
+        Some(p) if !p.is_absolute() => {
+            return Err(invalid(
+                "linux.seccomp.listenerPath",
+                format!("{p:?} is not an absolute path"),
+            ))
+        }
+        _ => {}
     }
-    for (field, paths) in [
-        ("maskedPaths", linux.masked_paths()),
-        ("readonlyPaths", linux.readonly_paths()),
-    ] {
-        for (i, p) in paths.iter().flatten().enumerate() {
+    init::seccomp::action(s.default_action(), s.default_errno_ret())
+        .map_err(|d| invalid("linux.seccomp.defaultAction", d))?;
+    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
+        init::seccomp::action(rule.action(), rule.errno_ret())
+            .map_err(|d| invalid(format!("linux.seccomp.syscalls[{i}].action"), d))?;
+    }
+    Ok(())
+}
+
+/// Paths inside the container must be absolute.
+fn validate_container_paths(linux: &oci_spec::runtime::Linux) -> Result<(), Invalid> {
+    let devices = linux
+        .devices()
+        .iter()
+        .flatten()
+        .map(|d| d.path().to_string_lossy().to_string());
+    let lists: [(&str, Vec<String>); 3] = [
+        ("devices", devices.collect()),
+        (
+            "maskedPaths",
+            linux.masked_paths().clone().unwrap_or_default(),
+        ),
+        (
+            "readonlyPaths",
+            linux.readonly_paths().clone().unwrap_or_default(),
+        ),
+    ];
+    for (field, paths) in lists {
+        for (i, p) in paths.iter().enumerate() {
             if !Path::new(p).is_absolute() {
-                return Err(invalid(
-                    format!("linux.{field}[{i}]"),
-                    format!("{p:?} is not an absolute path"),
-                ));
+                let field = if field == "devices" {
+                    format!("linux.devices[{i}].path")
+                } else {
+                    format!("linux.{field}[{i}]")
+                };
+                return Err(invalid(field, format!("{p:?} is not an absolute path")));
             }
         }
     }

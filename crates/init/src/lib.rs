@@ -230,37 +230,8 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     namespaces::expect_proceed(&init.channel)?;
     // Nodes and directories get exactly the modes the config names.
     rustix::process::umask(Mode::empty());
-    namespaces::join_all(&init.joins)?;
-    if init.unshare != 0 {
-        namespaces::unshare_all(&init.channel, init.unshare)?;
-    }
-    make_undumpable()?;
-    let in_userns = init.new_userns || init.joins.iter().any(Join::is_user);
-    if in_userns {
-        // Until then the process has the host's ids, unmapped in there.
-        namespaces::become_root()?;
-    }
-    set_names(init.spec)?;
-    configure_net_devices(&init.net_devices)?;
-    if let Some(p) = init
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.personality().as_ref())
-    {
-        scheduling::set_personality(p)?;
-    }
-    if let Some(p) = init
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.memory_policy().as_ref())
-    {
-        scheduling::set_memory_policy(p)?;
-    }
-    if let Some(name) = &init.session_keyring {
-        join_session_keyring(name)?;
-    }
+    let in_userns = enter_namespaces(init)?;
+    set_up_environment(init)?;
     rootfs::prepare(
         &rootfs::RootfsConfig {
             spec: init.spec,
@@ -293,6 +264,40 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         init.preserve_fds,
         &init.channel,
     )
+}
+
+/// Join and make the namespaces the clone did not; whether the process is
+/// now in a user namespace.
+fn enter_namespaces(init: &Init<'_>) -> Result<bool, InitError> {
+    namespaces::join_all(&init.joins)?;
+    if init.unshare != 0 {
+        namespaces::unshare_all(&init.channel, init.unshare)?;
+    }
+    make_undumpable()?;
+    let in_userns = init.new_userns || init.joins.iter().any(Join::is_user);
+    if in_userns {
+        // Until then the process has the host's ids, unmapped in there.
+        namespaces::become_root()?;
+    }
+    Ok(in_userns)
+}
+
+/// Names, network devices, personality, memory policy and keyring: what
+/// the container's namespaces hold besides its filesystem.
+fn set_up_environment(init: &Init<'_>) -> Result<(), InitError> {
+    set_names(init.spec)?;
+    configure_net_devices(&init.net_devices)?;
+    let linux = init.spec.linux().as_ref();
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        scheduling::set_personality(p)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        scheduling::set_memory_policy(p)?;
+    }
+    if let Some(name) = &init.session_keyring {
+        join_session_keyring(name)?;
+    }
+    Ok(())
 }
 
 fn set_names(spec: &Spec) -> Result<(), InitError> {

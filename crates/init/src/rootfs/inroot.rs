@@ -68,6 +68,37 @@ fn open_in(
     }
 }
 
+/// `name` in `dir`, made as a directory if it does not exist; a final
+/// symlink is returned, not followed.
+fn open_or_make_dir(dir: &OwnedFd, name: &OsStr, mode: Mode) -> Result<OwnedFd, Errno> {
+    let open = || {
+        open_in(
+            dir.as_fd(),
+            Path::new(name),
+            OFlags::PATH | OFlags::NOFOLLOW,
+            BELOW_NOFOLLOW,
+        )
+    };
+    match open() {
+        Err(Errno::NOENT) => match rustix::fs::mkdirat(dir, name, mode) {
+            Ok(()) | Err(Errno::EXIST) => open(),
+            Err(e) => Err(e),
+        },
+        other => other,
+    }
+}
+
+/// Put a symlink's target in front of what is left to walk.
+fn walk_next(todo: &mut VecDeque<OsString>, target: &Path) {
+    for c in target.components().rev() {
+        match c {
+            Component::Normal(n) => todo.push_front(n.to_os_string()),
+            Component::ParentDir => todo.push_front("..".into()),
+            _ => {}
+        }
+    }
+}
+
 impl Root {
     pub fn new(fd: OwnedFd) -> Root {
         Root { fd }
@@ -109,45 +140,14 @@ impl Root {
             other => return other,
         }
         let mut todo: VecDeque<OsString> = parts.iter().map(|p| p.to_os_string()).collect();
-        let mut dir = open_in(
-            self.fd.as_fd(),
-            Path::new("/"),
-            OFlags::PATH | OFlags::DIRECTORY,
-            IN_ROOT,
-        )?;
+        let mut dir = self.top()?;
         let mut links = 0;
         while let Some(name) = todo.pop_front() {
             if name == ".." {
-                if !self.is_root(&dir)? {
-                    dir = rustix::fs::openat(
-                        &dir,
-                        "..",
-                        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                }
+                dir = self.parent(dir)?;
                 continue;
             }
-            let entry = match open_in(
-                dir.as_fd(),
-                Path::new(&name),
-                OFlags::PATH | OFlags::NOFOLLOW,
-                BELOW_NOFOLLOW,
-            ) {
-                Err(Errno::NOENT) => {
-                    match rustix::fs::mkdirat(&dir, &name, mode) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(e),
-                    }
-                    open_in(
-                        dir.as_fd(),
-                        Path::new(&name),
-                        OFlags::PATH | OFlags::NOFOLLOW,
-                        BELOW_NOFOLLOW,
-                    )?
-                }
-                other => other?,
-            };
+            let entry = open_or_make_dir(&dir, &name, mode)?;
             match rustix::fs::fstat(&entry)?.st_mode & libc::S_IFMT {
                 libc::S_IFDIR => dir = entry,
                 libc::S_IFLNK => {
@@ -158,25 +158,37 @@ impl Root {
                     let target = rustix::fs::readlinkat(&dir, &name, Vec::new())?;
                     let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
                     if target.is_absolute() {
-                        dir = open_in(
-                            self.fd.as_fd(),
-                            Path::new("/"),
-                            OFlags::PATH | OFlags::DIRECTORY,
-                            IN_ROOT,
-                        )?;
+                        dir = self.top()?;
                     }
-                    for c in target.components().rev() {
-                        match c {
-                            Component::Normal(n) => todo.push_front(n.to_os_string()),
-                            Component::ParentDir => todo.push_front("..".into()),
-                            _ => {}
-                        }
-                    }
+                    walk_next(&mut todo, &target);
                 }
                 _ => return Err(Errno::NOTDIR),
             }
         }
         Ok(dir)
+    }
+
+    /// The root itself, as a directory descriptor.
+    fn top(&self) -> Result<OwnedFd, Errno> {
+        open_in(
+            self.fd.as_fd(),
+            Path::new("/"),
+            OFlags::PATH | OFlags::DIRECTORY,
+            IN_ROOT,
+        )
+    }
+
+    /// `..` of `dir`, which stays `dir` at the root.
+    fn parent(&self, dir: OwnedFd) -> Result<OwnedFd, Errno> {
+        if self.is_root(&dir)? {
+            return Ok(dir);
+        }
+        rustix::fs::openat(
+            &dir,
+            "..",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
     }
 
     /// Whether `dir` is the root itself, where `..` must stay.
