@@ -125,29 +125,8 @@ fn unknown_actions_and_notify_without_a_listener_are_refused_at_create() {
 fn agent(socket: &std::path::Path) -> std::thread::JoinHandle<(Value, std::os::fd::OwnedFd)> {
     let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
     std::thread::spawn(move || {
-        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-        use std::io::IoSliceMut;
-        use std::mem::MaybeUninit;
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut control = RecvAncillaryBuffer::new(&mut space);
-        let n = rustix::net::recvmsg(
-            &conn,
-            &mut [IoSliceMut::new(&mut buf)],
-            &mut control,
-            RecvFlags::empty(),
-        )
-        .unwrap()
-        .bytes;
-        let fd = control
-            .drain()
-            .find_map(|m| match m {
-                RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-                _ => None,
-            })
-            .expect("an fd");
-        (serde_json::from_slice(&buf[..n]).unwrap(), fd)
+        let (payload, fd) = common::receive_fd(&listener);
+        (serde_json::from_slice(&payload).unwrap(), fd)
     })
 }
 

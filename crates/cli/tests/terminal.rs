@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::io::IoSliceMut;
-use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 
 use common::{stderr, stdout, Bundle};
-use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::json;
 
 const SCRIPT: &str =
@@ -20,28 +17,6 @@ fn terminal_bundle() -> Bundle {
     b.config["process"]["terminal"] = json!(true);
     b.config["process"]["consoleSize"] = json!({"height": 33, "width": 111});
     b
-}
-
-/// What an engine does with the console socket: accept, take the fd.
-fn receive_master(listener: &UnixListener) -> (OwnedFd, Vec<u8>) {
-    let (conn, _) = listener.accept().unwrap();
-    let mut payload = [0u8; 256];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let n = rustix::net::recvmsg(
-        &conn,
-        &mut [IoSliceMut::new(&mut payload)],
-        &mut control,
-        RecvFlags::empty(),
-    )
-    .unwrap()
-    .bytes;
-    for msg in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
-            return (fds.next().unwrap(), payload[..n].to_vec());
-        }
-    }
-    panic!("no fd received");
 }
 
 fn read_until_closed(master: &OwnedFd) -> String {
@@ -61,10 +36,10 @@ fn the_pty_master_goes_to_the_console_socket() {
     let b = terminal_bundle();
     let sock = b.dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
-    let engine = std::thread::spawn(move || receive_master(&listener));
+    let engine = std::thread::spawn(move || common::receive_fd(&listener));
     let out = b.crust(&["create", "--console-socket", sock.to_str().unwrap(), "c1"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let (master, payload) = engine.join().unwrap();
+    let (payload, master) = engine.join().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&payload),
         "/dev/pts/0",

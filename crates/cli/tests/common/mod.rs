@@ -271,3 +271,29 @@ pub fn wait_for_descendant(pid: i64, comm: &str) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Accept one connection on `listener` and receive what an engine gets
+/// from a runtime there: a payload and one descriptor (SCM_RIGHTS).
+pub fn receive_fd(listener: &std::os::unix::net::UnixListener) -> (Vec<u8>, std::os::fd::OwnedFd) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let n = rustix::net::recvmsg(
+        &conn,
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        &mut control,
+        RecvFlags::empty(),
+    )
+    .unwrap()
+    .bytes;
+    let fd = control
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .expect("a descriptor");
+    (buf[..n].to_vec(), fd)
+}
