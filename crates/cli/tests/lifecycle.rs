@@ -300,3 +300,110 @@ fn ps_lists_the_containers_processes() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no PID column"), "{}", stderr(&out));
 }
+
+/// Many `create`s of one id at once: exactly one wins, the others fail
+/// with "already exists", and nothing of theirs is left.
+#[test]
+fn concurrent_creates_of_one_id() {
+    let b = Bundle::new("exec sleep 1000");
+    b.write();
+    let results: Vec<std::process::Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| s.spawn(|| b.crust(&["create", "same"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won = results.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        results.iter().map(|o| stderr(o)).collect::<Vec<_>>()
+    );
+    for o in results.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("already exists"), "{}", stderr(o));
+    }
+    assert_eq!(b.state_dirs(), 1);
+    let pid = b.state("same")["pid"].as_i64().unwrap();
+    assert!(alive(pid));
+    // Only one init: every other one was killed with its create.
+    assert_eq!(common::count_processes_named("crust:[INIT]", &b.root), 1);
+}
+
+/// Many containers created, started and deleted at once, all distinct.
+#[test]
+fn concurrent_lifecycles_of_distinct_ids() {
+    let b = Bundle::new("true");
+    b.write();
+    let run = |i: usize| {
+        let id = format!("c{i}");
+        let ok = |args: &[&str]| b.crust(args).status.success();
+        ok(&["create", &id]) && ok(&["start", &id]) && {
+            let end = Instant::now() + Duration::from_secs(10);
+            while b.state(&id)["status"] != "stopped" && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            ok(&["delete", &id])
+        }
+    };
+    let all: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..30).map(|i| s.spawn(move || run(i))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(all.iter().all(|ok| *ok), "{all:?}");
+    assert_eq!(b.state_dirs(), 0);
+}
+
+/// kill, state and delete racing a container that exits on its own: each
+/// either works or says the container is not running / does not exist.
+#[test]
+fn commands_racing_an_exiting_container() {
+    for round in 0..5 {
+        let b = Bundle::new("true");
+        let id = format!("r{round}");
+        assert!(b.crust(&["run", "-d", &id]).status.success());
+        let cmds = [
+            vec!["kill", id.as_str(), "KILL"],
+            vec!["state", &id],
+            vec!["delete", "--force", &id],
+            vec!["kill", &id],
+        ];
+        let outcomes: Vec<std::process::Output> = std::thread::scope(|s| {
+            let handles: Vec<_> = cmds.iter().map(|c| s.spawn(|| b.crust(c))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for o in outcomes.iter().filter(|o| !o.status.success()) {
+            let err = stderr(o);
+            assert!(
+                err.contains("not running") || err.contains("does not exist"),
+                "{err}"
+            );
+        }
+        assert!(b.crust(&["delete", "--force", &id]).status.success());
+        assert_eq!(b.state_dirs(), 0);
+    }
+}
+
+/// An init killed before `start`: start says so, delete cleans up.
+#[test]
+fn an_init_that_died_before_start() {
+    let b = Bundle::new("true");
+    assert!(b.crust(&["create", "c1"]).status.success());
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let end = Instant::now() + Duration::from_secs(5);
+    while alive(pid) {
+        assert!(Instant::now() < end);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(b.state("c1")["status"], "stopped");
+    let out = b.crust(&["start", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+    assert!(b.crust(&["delete", "c1"]).status.success());
+    assert_eq!(b.state_dirs(), 0);
+}

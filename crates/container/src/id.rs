@@ -2,8 +2,10 @@
 
 use crate::error::{Error, Result};
 
-/// Longer ids are refused: an id is a file name under the state root.
-pub const MAX_ID_LEN: usize = 1024;
+/// Longer ids are refused: an id is a directory name under the state
+/// root, which the kernel limits to 255 bytes, and `delete` renames it
+/// with a prefix first.
+pub const MAX_ID_LEN: usize = 200;
 
 /// Accept what runc accepts: letters, digits, `_`, `+`, `-`, `.`, not
 /// `.` or `..`, not empty, not too long.
@@ -18,7 +20,7 @@ pub fn validate(id: &str) -> Result<()> {
         return fail("it is empty");
     }
     if id.len() > MAX_ID_LEN {
-        return fail("it is longer than 1024 bytes");
+        return fail("it is longer than 200 bytes");
     }
     if id == "." || id == ".." {
         return fail("it names a directory");

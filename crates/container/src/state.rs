@@ -155,6 +155,8 @@ impl StateDir {
     pub fn load(&self) -> Result<State> {
         let file = self.path.join(STATE_FILE);
         let text = std::fs::read(&file).map_err(|e| match e.kind() {
+            // Gone with its directory: deleted meanwhile.
+            std::io::ErrorKind::NotFound if !self.path.exists() => Error::NotFound(self.id.clone()),
             // A directory without state is one whose create is under way
             // or was interrupted before its first write.
             std::io::ErrorKind::NotFound => Error::CorruptState {
@@ -202,8 +204,15 @@ impl StateDir {
     }
 
     /// Remove the directory and everything in it.
+    /// The directory is first renamed out of the way (to a name no id can
+    /// have), so that from then on the container does not exist for any
+    /// other command, even while its files are being removed.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.path).map_err(Error::io("remove state directory", &self.path))
+        let parent = self.path.parent().unwrap_or(Path::new("/"));
+        let tombstone = parent.join(format!("#deleting-{}-{}", self.id, std::process::id()));
+        std::fs::rename(&self.path, &tombstone)
+            .map_err(Error::io("rename state directory", &self.path))?;
+        std::fs::remove_dir_all(&tombstone).map_err(Error::io("remove state directory", &tombstone))
     }
 }
 

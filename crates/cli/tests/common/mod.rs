@@ -130,7 +130,10 @@ impl Bundle {
     /// Write config.json atomically: a crust running in the background may
     /// be reading it.
     pub fn write(&self) {
-        let tmp = self.dir.path().join(".config.json.tmp");
+        // A name per write: tests run crust from several threads at once.
+        static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.dir.path().join(format!(".config.json.{n}.tmp"));
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
         std::fs::rename(&tmp, self.dir.path().join("config.json")).unwrap();
     }
@@ -296,4 +299,25 @@ pub fn receive_fd(listener: &std::os::unix::net::UnixListener) -> (Vec<u8>, std:
         })
         .expect("a descriptor");
     (buf[..n].to_vec(), fd)
+}
+
+/// How many live processes are named `comm` and have `root` (a state root)
+/// in their command line.
+pub fn count_processes_named(comm: &str, root: &Path) -> usize {
+    let root = root.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i64>().ok())
+        .filter(|pid| alive(*pid))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .filter(|pid| {
+            String::from_utf8_lossy(
+                &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
+            )
+            .contains(&root)
+        })
+        .count()
 }
