@@ -318,7 +318,7 @@ fn concurrent_creates_of_one_id() {
         won,
         1,
         "{:?}",
-        results.iter().map(|o| stderr(o)).collect::<Vec<_>>()
+        results.iter().map(stderr).collect::<Vec<_>>()
     );
     for o in results.iter().filter(|o| !o.status.success()) {
         assert!(stderr(o).contains("already exists"), "{}", stderr(o));
