@@ -391,7 +391,7 @@ fn an_init_that_died_before_start() {
     assert!(b.crust(&["create", "c1"]).status.success());
     let pid = b.state("c1")["pid"].as_i64().unwrap();
     rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).unwrap(),
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
         rustix::process::Signal::KILL,
     )
     .unwrap();
