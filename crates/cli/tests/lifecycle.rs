@@ -407,3 +407,36 @@ fn an_init_that_died_before_start() {
     assert!(b.crust(&["delete", "c1"]).status.success());
     assert_eq!(b.state_dirs(), 0);
 }
+
+/// A state file that is not JSON: `state` says so (naming the file),
+/// `list` skips it with a warning, `delete --force` clears it.
+#[test]
+fn a_corrupt_state_file_is_reported_and_can_be_cleared() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    assert!(b.crust(&["run", "-d", "c2"]).status.success());
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    std::fs::write(b.root.join("c1/state.json"), "{trunc").unwrap();
+    let out = b.crust(&["state", "c1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("c1/state.json") && stderr(&out).contains("unreadable"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = b.crust(&["list", "-q"]);
+    assert_eq!(stdout(&listed), "c2\n");
+    assert!(
+        stderr(&listed).contains("skipping c1"),
+        "{}",
+        stderr(&listed)
+    );
+    assert!(b.crust(&["delete", "--force", "c1"]).status.success());
+    assert!(!b.root.join("c1").exists());
+    // Without its state crust cannot know the process: it is left running,
+    // as runc leaves it.
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
+        rustix::process::Signal::KILL,
+    );
+}
