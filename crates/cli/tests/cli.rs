@@ -188,6 +188,10 @@ fn debug_logs_in_text_format() {
     let b = Bundle::new("true");
     let out = b.crust(&["--debug", "run", "c1"]);
     assert!(out.status.success());
+    // Each phase of the create path is timed.
+    for phase in ["load and validate config.json", "clone3", "until Ready"] {
+        assert!(stderr(&out).contains(phase), "{phase}: {}", stderr(&out));
+    }
     assert!(
         stderr(&out)
             .lines()

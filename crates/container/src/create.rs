@@ -44,9 +44,11 @@ pub struct Created {
 }
 
 pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
+    let mut phases = crate::timing::Phases::start("create");
     let bundle =
         std::fs::canonicalize(opts.bundle).map_err(Error::io("open bundle", opts.bundle))?;
     let mut spec = config::load(&bundle)?;
+    phases.mark("load and validate config.json");
     if opts.listen_fds > 0 {
         if let Some(process) = spec.process_mut() {
             let mut env = process.env().clone().unwrap_or_default();
@@ -71,7 +73,8 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     console::check(terminal, &opts.console, opts.detached)?;
     let rootfs = checked_rootfs(&config::rootfs_path(&spec, &bundle))?;
     let dir = StateDir::create(opts.root, opts.id)?;
-    match create_in(&dir, opts, &spec, &bundle, &rootfs, &target) {
+    phases.mark("state directory");
+    match create_in(&dir, opts, &spec, &bundle, &rootfs, &target, &mut phases) {
         Ok((state, init, console)) => Ok(Created {
             dir,
             state,
@@ -106,6 +109,7 @@ fn create_in(
     bundle: &Path,
     rootfs: &Path,
     console_target: &ConsoleTarget,
+    phases: &mut crate::timing::Phases,
 ) -> Result<(State, Spawned, Option<OwnedFd>)> {
     let mut state = State {
         oci_version: spec.version().clone(),
@@ -131,7 +135,7 @@ fn create_in(
         console_socket,
         sigmask: opts.sigmask,
     };
-    let init = spawn::spawn(spec, fifo, spawn_opts)?;
+    let init = spawn::spawn(spec, fifo, spawn_opts, phases)?;
     let pid = init.pid.as_raw_nonzero().get();
     state.pid = Some(pid);
     let recorded = crate::procinfo::start_time(pid).and_then(|t| {
@@ -142,6 +146,7 @@ fn create_in(
         .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
         .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
         .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
+    phases.mark("state and pid file written");
     match finished {
         Ok(master) => Ok((state, init, master)),
         Err(e) => {

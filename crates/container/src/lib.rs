@@ -26,6 +26,7 @@ mod spawn;
 pub mod spec;
 mod start;
 pub mod state;
+mod timing;
 mod unsupported;
 mod userns;
 

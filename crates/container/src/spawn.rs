@@ -44,13 +44,19 @@ pub struct Spawned {
 
 /// Fork the container init and drive it to `Ready`. On error the child is
 /// killed and reaped: nothing is left running.
-pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result<Spawned> {
+pub fn spawn(
+    spec: &Spec,
+    start_fifo: OwnedFd,
+    opts: SpawnOptions<'_>,
+    phases: &mut crate::timing::Phases,
+) -> Result<Spawned> {
     let plan = Plan::from_spec(spec)?;
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
     let prepared_mounts = init::idmap::prepare(spec, opts.bundle, &crate::userns::with_mappings)?;
     let net_moves = crate::netdevices::plan(spec)?;
+    phases.mark("namespace paths, idmapped mounts, net devices looked up");
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
@@ -83,6 +89,7 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     drop(start_fifo);
     drop(opts.console_socket);
     let mut spawned = Spawned { pid, pidfd };
+    phases.mark("clone3");
     let names = Names {
         id: opts.id,
         bundle: opts.bundle,
@@ -90,7 +97,10 @@ pub fn spawn(spec: &Spec, start_fifo: OwnedFd, opts: SpawnOptions<'_>) -> Result
     match crate::netdevices::move_into_container(&net_moves, &plan, spawned.pid)
         .and_then(|()| handshake(spec, &plan, &parent, &mut spawned, &names))
     {
-        Ok(()) => Ok(spawned),
+        Ok(()) => {
+            phases.mark("container set up (namespaces, rootfs, process) until Ready");
+            Ok(spawned)
+        }
         Err(e) => {
             kill_and_reap(&spawned.pidfd);
             Err(e)
