@@ -409,3 +409,20 @@ fn idmap_mounts_with_their_own_mappings() {
     );
     assert_eq!(bad.state_dirs(), 0);
 }
+
+/// A file bound over a sysctl (CVE-2025-52881 class): the write must not
+/// land in it. A naive runtime writing to "/proc/sys/kernel/shmmni" by path
+/// would change the bound file, here a file of the host.
+#[test]
+fn a_mount_stacked_on_a_sysctl_is_refused() {
+    let mut b = Bundle::new("true");
+    let decoy = b.dir.path().join("decoy");
+    std::fs::write(&decoy, "untouched").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/proc/sys/kernel/shmmni", "type": "bind", "source": decoy, "options": ["bind"]}));
+    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("kernel.shmmni"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&decoy).unwrap(), "untouched");
+    assert_eq!(b.state_dirs(), 0);
+}

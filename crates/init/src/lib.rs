@@ -15,6 +15,7 @@ mod mount_options;
 mod namespaces;
 pub mod netlink;
 mod process;
+mod procfs;
 pub mod protocol;
 mod rootfs;
 mod scheduling;

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use oci_spec::runtime::Process;
-use rustix::fs::{Mode, OFlags};
 
 use crate::error::InitError;
+use crate::procfs::Proc;
 
 /// Whether the host runs AppArmor.
 pub fn apparmor_enabled() -> bool {
@@ -40,34 +40,25 @@ pub fn missing_modules<'a>(
     None
 }
 
-/// Write `value` to this thread's LSM attribute `attr`, trying each path,
-/// on a procfs only.
-fn write_attr(paths: &[&str], value: &str, field: &str) -> Result<(), InitError> {
-    let err = |e: rustix::io::Errno| InitError::Process {
-        op: format!("{field}: write {value:?}"),
-        errno: e.into(),
-    };
+/// Write `value` to the first of this process's LSM attribute files
+/// `rels` that exists, through the container's procfs (see `procfs`).
+fn write_attr(rels: &[&str], value: &str, field: &str) -> Result<(), InitError> {
+    let proc = Proc::current()?;
     let mut last = rustix::io::Errno::NOENT;
-    for path in paths {
-        match rustix::fs::open(
-            *path,
-            OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        ) {
-            Ok(fd) => {
-                if !sys::fs::is_on(&fd, sys::fs::FsType::Proc).map_err(err)? {
-                    return Err(InitError::NotProcfs {
-                        path: path.into(),
-                        why: "not on a procfs".into(),
-                    });
-                }
-                rustix::io::write(&fd, value.as_bytes()).map_err(err)?;
-                return Ok(());
+    for rel in rels {
+        match proc.write(&Proc::own(rel), value)? {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::NOENT) => last = rustix::io::Errno::NOENT,
+            Err(e) => {
+                last = e;
+                break;
             }
-            Err(e) => last = e,
         }
     }
-    Err(err(last))
+    Err(InitError::Process {
+        op: format!("{field}: write {value:?}"),
+        errno: last.into(),
+    })
 }
 
 /// Label the program `execve` will start, as the process asks.
@@ -78,20 +69,13 @@ pub(crate) fn label_exec(process: &Process) -> Result<(), InitError> {
         .filter(|p| !p.is_empty())
     {
         write_attr(
-            &[
-                "/proc/thread-self/attr/apparmor/exec",
-                "/proc/thread-self/attr/exec",
-            ],
+            &["attr/apparmor/exec", "attr/exec"],
             &format!("exec {profile}"),
             "process.apparmorProfile",
         )?;
     }
     if let Some(label) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        write_attr(
-            &["/proc/thread-self/attr/exec"],
-            label,
-            "process.selinuxLabel",
-        )?;
+        write_attr(&["attr/exec"], label, "process.selinuxLabel")?;
     }
     Ok(())
 }

@@ -286,24 +286,15 @@ fn home_of(uid: u32) -> String {
 }
 
 /// `process.oomScoreAdj` for an `exec`'d process, written through the
-/// container's procfs (checked to be one) before capabilities are dropped.
-/// The init's is written by the runtime, from outside.
+/// container's procfs (see `procfs`) before capabilities are dropped. The
+/// init's is written by the runtime, from outside.
 pub(crate) fn set_oom_score_adj(adj: i32) -> Result<(), InitError> {
-    let err = |e: rustix::io::Errno| InitError::Process {
-        op: "process.oomScoreAdj: write /proc/self/oom_score_adj".into(),
-        errno: e.into(),
-    };
-    let flags =
-        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC;
-    let fd = rustix::fs::open("/proc/self/oom_score_adj", flags, Mode::empty()).map_err(err)?;
-    if !sys::fs::is_on(&fd, sys::fs::FsType::Proc).map_err(err)? {
-        return Err(InitError::NotProcfs {
-            path: "/proc/self/oom_score_adj".into(),
-            why: "not on a procfs".into(),
-        });
-    }
-    rustix::io::write(&fd, adj.to_string().as_bytes()).map_err(err)?;
-    Ok(())
+    crate::procfs::Proc::current()?
+        .write(&crate::procfs::Proc::own("oom_score_adj"), &adj.to_string())?
+        .map_err(|e| InitError::Process {
+            op: "process.oomScoreAdj: write oom_score_adj".into(),
+            errno: e.into(),
+        })
 }
 
 /// Whether `name` is an rlimit crust can set (for validation on the host).

@@ -1,17 +1,11 @@
-//! `linux.sysctl`: written through the container's procfs, checked to be a
-//! real procfs that no mount was stacked upon (CVE-2019-16884,
-//! CVE-2023-27561, CVE-2025-52881).
+//! `linux.sysctl`: written through the container's procfs (see `procfs`).
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-
-use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::Rootfs;
 use crate::error::InitError;
-
-const PROC_ROOT_INO: u64 = 1;
+use crate::procfs::Proc;
 
 pub(super) fn write_all(
     rootfs: &Rootfs,
@@ -20,12 +14,12 @@ pub(super) fn write_all(
     if sysctl.is_empty() {
         return Ok(());
     }
-    let proc_root = verified_proc_root(rootfs)?;
+    let proc = verified_proc_root(rootfs)?;
     // Sorted, so that the order of writes (and of errors) is stable.
     let mut keys: Vec<&String> = sysctl.keys().collect();
     keys.sort();
     for key in keys {
-        write_one(&proc_root, key, &sysctl[key])?;
+        write_one(&proc, key, &sysctl[key])?;
     }
     Ok(())
 }
@@ -39,59 +33,22 @@ pub fn key_path(key: &str) -> Option<PathBuf> {
     ok.then(|| Path::new("sys").join(rel))
 }
 
-/// The root of the procfs mounted at `/proc` in the container.
-fn verified_proc_root(rootfs: &Rootfs) -> Result<OwnedFd, InitError> {
+/// The procfs mounted at `/proc` in the container.
+fn verified_proc_root(rootfs: &Rootfs) -> Result<Proc, InitError> {
     let path = Path::new("/proc");
-    let fd = rootfs.resolve("linux.sysctl", path)?;
-    check_procfs(&fd, path, true)?;
-    Ok(fd)
+    Proc::at(rootfs.resolve("linux.sysctl", path)?, path)
 }
 
-fn check_procfs(fd: &OwnedFd, path: &Path, is_root: bool) -> Result<(), InitError> {
-    let not_proc = |why: String| InitError::NotProcfs {
-        path: path.to_path_buf(),
-        why,
-    };
-    let on_proc =
-        sys::fs::is_on(fd, sys::fs::FsType::Proc).map_err(|e| not_proc(format!("fstatfs: {e}")))?;
-    if !on_proc {
-        return Err(not_proc("another filesystem".into()));
-    }
-    if is_root {
-        let st = rustix::fs::fstat(fd).map_err(|e| not_proc(format!("fstat: {e}")))?;
-        if st.st_ino != PROC_ROOT_INO {
-            return Err(not_proc("not the root of a procfs mount".into()));
-        }
-    }
-    Ok(())
-}
-
-fn write_one(proc_root: &OwnedFd, key: &str, value: &str) -> Result<(), InitError> {
-    let err = |errno: rustix::io::Errno| InitError::Sysctl {
-        key: key.into(),
-        value: value.into(),
-        errno: errno.into(),
-    };
+fn write_one(proc: &Proc, key: &str, value: &str) -> Result<(), InitError> {
     let rel = key_path(key).ok_or_else(|| InitError::Config {
         field: format!("linux.sysctl[{key:?}]"),
         detail: "not a sysctl name".into(),
     })?;
-    // NO_XDEV rejects a bind mount stacked anywhere on the way (e.g. over
-    // /proc/sys/kernel/core_pattern); NO_SYMLINKS rejects any redirection.
-    let fd = rustix::fs::openat2(
-        proc_root,
-        &rel,
-        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-        ResolveFlags::BENEATH
-            | ResolveFlags::NO_SYMLINKS
-            | ResolveFlags::NO_XDEV
-            | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(err)?;
-    check_procfs(&fd, &Path::new("/proc").join(&rel), false)?;
-    rustix::io::write(&fd, value.as_bytes()).map_err(err)?;
-    Ok(())
+    proc.write(&rel, value)?.map_err(|errno| InitError::Sysctl {
+        key: key.into(),
+        value: value.into(),
+        errno: errno.into(),
+    })
 }
 
 #[cfg(test)]
