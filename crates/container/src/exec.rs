@@ -167,6 +167,12 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .fold(0u64, |acc, t| acc | *t as u64);
     let (console_socket, our_end) = console::open(&target)?;
     let (parent, child) = init::Channel::pair().map_err(Error::Channel)?;
+    // The child appears in the container's pid namespace at the fork, next
+    // to the container's processes: it must be non-dumpable from birth (the
+    // flag is inherited), so that none of them can open its /proc/PID/exe,
+    // crust's own binary (CVE-2019-5736), or its descriptors.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(Error::sys("prctl(PR_SET_DUMPABLE, 0)"))?;
     let for_children = types
         .contains(&LinuxNamespaceType::Pid)
         .then(|| ForChildren::pid_namespace_of(&container))
