@@ -37,14 +37,14 @@ pub enum ConsoleTarget {
 /// ```
 pub(crate) fn check(terminal: bool, target: &ConsoleTarget, detached: bool) -> Result<()> {
     match (terminal, target) {
-        (_, ConsoleTarget::Socket(_)) if !detached => Err(Error::Unsupported(
-            "cannot use a console socket if crust will not detach".into(),
+        (_, ConsoleTarget::Socket(_)) if !detached => {
+            Err(Error::ConsoleRule("cannot use a console socket if crust will not detach"))
+        }
+        (true, ConsoleTarget::None) if detached => Err(Error::ConsoleRule(
+            "cannot allocate a tty if crust will detach without setting a console socket (--console-socket)",
         )),
-        (true, ConsoleTarget::None) if detached => Err(Error::Unsupported(
-            "cannot allocate a tty if crust will detach without setting a console socket (--console-socket)".into(),
-        )),
-        (false, ConsoleTarget::Socket(_)) => Err(Error::Unsupported(
-            "cannot use a console socket if the container does not allocate a tty (process.terminal)".into(),
+        (false, ConsoleTarget::Socket(_)) => Err(Error::ConsoleRule(
+            "cannot use a console socket if the container does not allocate a tty (process.terminal)",
         )),
         _ => Ok(()),
     }

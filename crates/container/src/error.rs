@@ -50,8 +50,24 @@ pub enum Error {
     NotRunning { id: String },
     #[error("invalid signal {0:?}")]
     UnknownSignal(String),
+    /// A setting or combination crust does not implement (yet).
     #[error("{0}")]
     Unsupported(String),
+    /// Terminal and console-socket options that do not fit together.
+    #[error("{0}")]
+    ConsoleRule(&'static str),
+    #[error("exec needs a command, or --process")]
+    NoCommand,
+    #[error("--cap: unknown capability {0:?}")]
+    UnknownCapability(String),
+    #[error("{path:?} is not on a procfs; refusing to write to it")]
+    NotProcfs { path: PathBuf },
+    /// newuidmap/newgidmap could not map the ids.
+    #[error("{program}: {detail}")]
+    IdMapHelper {
+        program: &'static str,
+        detail: String,
+    },
     #[error("container {id:?} did not die within {after:?} of SIGKILL")]
     DidNotDie {
         id: String,

@@ -36,9 +36,7 @@ pub struct Overrides {
 pub fn process_from_config(base: &Process, o: &Overrides) -> Result<Process> {
     let mut p = base.clone();
     if o.args.is_empty() {
-        return Err(Error::Unsupported(
-            "exec needs a command, or --process".into(),
-        ));
+        return Err(Error::NoCommand);
     }
     p.set_args(Some(o.args.clone()));
     p.set_env(Some(merge_env(
@@ -101,7 +99,7 @@ fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
         };
         let cap: Capability =
             serde_json::from_value(serde_json::Value::String(full.to_uppercase()))
-                .map_err(|_| Error::Unsupported(format!("--cap: unknown capability {name:?}")))?;
+                .map_err(|_| Error::UnknownCapability(name.clone()))?;
         type Get = fn(&LinuxCapabilities) -> &Option<Capabilities>;
         type Set = fn(&mut LinuxCapabilities, Option<Capabilities>) -> &mut LinuxCapabilities;
         let sets: [(Get, Set); 4] = [

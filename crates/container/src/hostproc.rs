@@ -19,9 +19,7 @@ pub(crate) fn write(pid: &str, file: &str, data: &str) -> Result<()> {
     let on_proc = sys::fs::is_on(&fd, sys::fs::FsType::Proc)
         .map_err(Error::sys(format!("fstatfs {path:?}")))?;
     if !on_proc {
-        return Err(Error::Unsupported(format!(
-            "{path:?} is not on a procfs; refusing to write to it"
-        )));
+        return Err(Error::NotProcfs { path });
     }
     rustix::io::write(&fd, data.as_bytes())
         .map_err(Error::sys(format!("write {data:?} to {path:?}")))?;

@@ -44,7 +44,7 @@ pub(crate) fn write(pid: &str, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -
     }
 }
 
-fn helper(program: &str, pid: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+fn helper(program: &'static str, pid: &str, maps: &[LinuxIdMapping]) -> Result<()> {
     let mut cmd = Command::new(program);
     cmd.arg(pid);
     for m in maps {
@@ -54,18 +54,20 @@ fn helper(program: &str, pid: &str, maps: &[LinuxIdMapping]) -> Result<()> {
             m.size().to_string(),
         ]);
     }
-    let out = cmd.output().map_err(|e| {
-        Error::Unsupported(format!(
-            "{program}: {e}: mapping more than your own id as a user other than root needs {program} (package uidmap)"
-        ))
+    let out = cmd.output().map_err(|e| Error::IdMapHelper {
+        program,
+        detail: format!("{e}: mapping more than your own id as a user other than root needs {program} (package uidmap)"),
     })?;
     if !out.status.success() {
-        return Err(Error::Unsupported(format!(
-            "{program} {pid}: {}: {} (are the ranges in /etc/sub{}id?)",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            if program == "newuidmap" { "u" } else { "g" }
-        )));
+        return Err(Error::IdMapHelper {
+            program,
+            detail: format!(
+                "{pid}: {}: {} (are the ranges in /etc/sub{}id?)",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                if program == "newuidmap" { "u" } else { "g" }
+            ),
+        });
     }
     Ok(())
 }
