@@ -5,43 +5,8 @@ mod common;
 use common::{stderr, stdout, Bundle};
 use serde_json::{json, Value};
 
-/// No process is left whose command line names this bundle's state root
-/// (a container init keeps crust's command line until it execs).
-fn no_process_left(b: &Bundle) {
-    let root = b.root.to_string_lossy().to_string();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmd).contains(&root) && common::alive(pid) {
-            panic!(
-                "process {pid} left behind: {}",
-                String::from_utf8_lossy(&cmd)
-            );
-        }
-    }
-}
-
 /// A change to a config, for table-driven tests.
 type Edit = Box<dyn Fn(&mut Value)>;
-
-/// A create that must fail with one error line mentioning each of `needles`
-/// and leave nothing behind.
-fn assert_fails_cleanly(b: &Bundle, args: &[&str], needles: &[&str]) {
-    let out = b.crust(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err = stderr(&out);
-    let last = err.trim().lines().last().unwrap_or_default().to_string();
-    for n in needles {
-        assert!(
-            last.contains(n),
-            "{n:?} missing from the last stderr line: {err}"
-        );
-    }
-    assert_eq!(b.state_dirs(), 0, "state left behind after {args:?}");
-    no_process_left(b);
-}
 
 #[test]
 fn malformed_and_invalid_configs_name_the_field() {
@@ -94,7 +59,7 @@ fn malformed_and_invalid_configs_name_the_field() {
     for (i, (edit, needle)) in cases.into_iter().enumerate() {
         let mut b = Bundle::new("true");
         edit(&mut b.config);
-        assert_fails_cleanly(&b, &["create", &format!("bad{i}")], &[needle]);
+        b.assert_fails_cleanly(&["create", &format!("bad{i}")], &[needle]);
     }
 }
 
@@ -103,14 +68,14 @@ fn a_rootfs_that_is_a_file_is_refused() {
     let mut b = Bundle::new("true");
     std::fs::write(b.dir.path().join("afile"), "").unwrap();
     b.config["root"]["path"] = json!("afile");
-    assert_fails_cleanly(&b, &["create", "c1"], &["root.path", "not a directory"]);
+    b.assert_fails_cleanly(&["create", "c1"], &["root.path", "not a directory"]);
 }
 
 #[test]
 fn invalid_and_unknown_ids() {
     let b = Bundle::new("true");
     for id in ["a/b", "..", "../escape", ""] {
-        assert_fails_cleanly(&b, &["create", id], &["invalid container id"]);
+        b.assert_fails_cleanly(&["create", id], &["invalid container id"]);
     }
     for cmd in ["state", "start", "kill", "delete"] {
         let out = b.crust(&[cmd, "ghost"]);
@@ -143,8 +108,7 @@ fn a_root_that_is_a_file_and_a_pid_file_in_a_missing_directory() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("state root"), "{}", stderr(&out));
     let missing = b.dir.path().join("missing/dir/pid");
-    assert_fails_cleanly(
-        &b,
+    b.assert_fails_cleanly(
         &["create", "--pid-file", missing.to_str().unwrap(), "c1"],
         &["pid file"],
     );
@@ -204,7 +168,7 @@ fn debug_logs_in_text_format() {
 #[test]
 fn the_systemd_cgroup_driver_is_refused_clearly() {
     let b = Bundle::new("true");
-    assert_fails_cleanly(&b, &["--systemd-cgroup", "create", "c1"], &["systemd"]);
+    b.assert_fails_cleanly(&["--systemd-cgroup", "create", "c1"], &["systemd"]);
 }
 
 #[test]
@@ -261,15 +225,13 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
     let mut b = Bundle::new("true");
     b.config["linux"]["intelRdt"] = json!({"closID": "x"});
     // This machine has no resctrl mounted.
-    assert_fails_cleanly(
-        &b,
+    b.assert_fails_cleanly(
         &["create", "c1"],
         &["linux.intelRdt", "resctrl is not mounted"],
     );
     let mut b = Bundle::new("true");
     b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
-    assert_fails_cleanly(
-        &b,
+    b.assert_fails_cleanly(
         &["create", "c1"],
         &["linux.mountLabel", "SELinux is not enabled"],
     );

@@ -296,11 +296,5 @@ fn labels_for_an_absent_security_module_are_refused() {
     );
     let mut b2 = Bundle::new("true");
     b2.config["process"]["apparmorProfile"] = json!("docker-default");
-    let out = b2.run("c2");
-    assert!(
-        stderr(&out).contains("AppArmor is not enabled on this host"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(b2.state_dirs(), 0);
+    b2.assert_fails_cleanly(&["run", "c2"], &["AppArmor is not enabled on this host"]);
 }

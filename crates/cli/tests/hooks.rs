@@ -170,9 +170,7 @@ fn a_hook_gets_exactly_its_env_and_args_and_a_timeout() {
     b.config["hooks"] =
         json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "60"], "timeout": 1}]});
     let started = Instant::now();
-    let res = b.run("c2");
-    assert!(!res.status.success());
-    assert!(stderr(&res).contains("timed out"), "{}", stderr(&res));
+    b.assert_fails_cleanly(&["run", "c2"], &["timed out"]);
     assert!(started.elapsed() < Duration::from_secs(30));
     assert_eq!(b.state_dirs(), 0);
 }

@@ -153,14 +153,7 @@ fn a_namespace_path_of_the_wrong_type_is_refused() {
             ns["path"] = json!("/proc/self/ns/ipc");
         }
     }
-    let out = b.run("c1");
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is not a network namespace"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(b.state_dirs(), 0);
+    b.assert_fails_cleanly(&["run", "c1"], &["is not a network namespace"]);
 }
 
 #[test]
@@ -440,13 +433,7 @@ fn io_priority_scheduler_affinity_and_personality() {
 
     let mut b = Bundle::new("true");
     b.config["process"]["execCPUAffinity"] = json!({"final": "x-1"});
-    let out = b.run("c3");
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("process.execCPUAffinity.final"),
-        "{}",
-        stderr(&out)
-    );
+    b.assert_fails_cleanly(&["run", "c3"], &["process.execCPUAffinity.final"]);
 }
 
 #[test]
@@ -462,12 +449,7 @@ fn memory_policy_is_the_processes() {
     );
     let mut b = Bundle::new("true");
     b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0-x"});
-    let res = b.run("c2");
-    assert!(
-        stderr(&res).contains("linux.memoryPolicy.nodes"),
-        "{}",
-        stderr(&res)
-    );
+    b.assert_fails_cleanly(&["run", "c2"], &["linux.memoryPolicy.nodes"]);
 }
 
 /// A host veth end moved into the container, renamed, its permanent
@@ -502,12 +484,9 @@ fn net_devices_are_moved_renamed_addressed_and_up() {
 
     let mut b = Bundle::new("true");
     b.config["linux"]["netDevices"] = json!({"no-such-dev0": {}});
-    let out = b.run("c2");
-    assert!(
-        stderr(&out).contains("no-such-dev0")
-            && stderr(&out).contains("no such device on the host"),
-        "{}",
-        stderr(&out)
+    b.assert_fails_cleanly(
+        &["run", "c2"],
+        &["no-such-dev0", "no such device on the host"],
     );
 }
 

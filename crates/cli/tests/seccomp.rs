@@ -101,24 +101,12 @@ fn exec_gets_the_containers_filter() {
 #[test]
 fn unknown_actions_and_notify_without_a_listener_are_refused_at_create() {
     let b = with_filter("true", json!({"defaultAction": "SCMP_ACT_NOPE"}));
-    let out = b.run("c1");
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("linux.seccomp.defaultAction"),
-        "{}",
-        stderr(&out)
-    );
+    b.assert_fails_cleanly(&["run", "c1"], &["linux.seccomp.defaultAction"]);
     let b = with_filter(
         "true",
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
     );
-    let out = b.run("c2");
-    assert!(
-        stderr(&out).contains("linux.seccomp.listenerPath"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(b.state_dirs(), 0);
+    b.assert_fails_cleanly(&["run", "c2"], &["linux.seccomp.listenerPath"]);
 }
 
 /// What a seccomp agent receives: the process state and the listener fd.

@@ -174,6 +174,27 @@ impl Bundle {
         stdout(&out)
     }
 
+    /// `crust ARGS…` must fail with one error line, last on stderr, that
+    /// says each of `needles`, and leave no state directory and no process.
+    pub fn assert_fails_cleanly(&self, args: &[&str], needles: &[&str]) {
+        let out = self.crust(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        let last = err.trim().lines().last().unwrap_or_default().to_string();
+        for n in needles {
+            assert!(
+                last.contains(n),
+                "{n:?} missing from the last stderr line: {err}"
+            );
+        }
+        assert_eq!(self.state_dirs(), 0, "state left behind after {args:?}");
+        let left = processes_naming(&self.root);
+        assert!(
+            left.is_empty(),
+            "processes left behind after {args:?}: {left:?}"
+        );
+    }
+
     /// The number of container directories under the state root.
     pub fn state_dirs(&self) -> usize {
         std::fs::read_dir(&self.root)
@@ -301,23 +322,27 @@ pub fn receive_fd(listener: &std::os::unix::net::UnixListener) -> (Vec<u8>, std:
     (buf[..n].to_vec(), fd)
 }
 
-/// How many live processes are named `comm` and have `root` (a state root)
-/// in their command line.
-pub fn count_processes_named(comm: &str, root: &Path) -> usize {
+/// Live processes whose command line names `root` (a state root): a
+/// container init keeps crust's command line until it execs.
+pub fn processes_naming(root: &Path) -> Vec<i64> {
     let root = root.to_string_lossy().to_string();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_string_lossy().parse::<i64>().ok())
-        .filter(|pid| alive(*pid))
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).contains(&root) && alive(*pid)
+        })
+        .collect()
+}
+
+/// How many of those are named `comm`.
+pub fn count_processes_named(comm: &str, root: &Path) -> usize {
+    processes_naming(root)
+        .into_iter()
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
-        })
-        .filter(|pid| {
-            String::from_utf8_lossy(
-                &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default(),
-            )
-            .contains(&root)
         })
         .count()
 }
