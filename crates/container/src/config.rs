@@ -92,7 +92,7 @@ fn validate_process(spec: &Spec) -> Result<(), Invalid> {
 pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(), Invalid> {
     // Labels for a security module the host does not run (runc refuses
     // them too).
-    if let Some((field, module)) = init::lsm::missing_modules(process, None) {
+    if let Some((field, module)) = init::lsm::missing_for_process(process) {
         return Err(invalid(
             field,
             format!("{module} is not enabled on this host"),
@@ -151,7 +151,7 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
 /// `linux.mountLabel` needs SELinux, like the process labels.
 fn validate_mount_label(linux: &oci_spec::runtime::Linux) -> Result<(), Invalid> {
     let label = linux.mount_label().as_deref();
-    match init::lsm::missing_modules(&Default::default(), label) {
+    match init::lsm::missing_for_mount_label(label) {
         Some((field, module)) => Err(invalid(
             field,
             format!("{module} is not enabled on this host"),

@@ -34,15 +34,16 @@ pub fn state_of(root: &Path, id: &str) -> Result<crate::state::State> {
 
 pub fn state(root: &Path, id: &str) -> Result<ContainerState> {
     let dir = StateDir::open(root, id)?;
-    describe(&dir)
+    describe(&dir, &Users::read())
 }
 
 /// Every container under `root`; one whose state cannot be read is left
 /// out with a warning rather than hiding all the others.
 pub fn list(root: &Path) -> Result<Vec<ContainerState>> {
     let mut out = Vec::new();
+    let users = Users::read();
     for id in state::list_ids(root)? {
-        match StateDir::open(root, &id).and_then(|d| describe(&d)) {
+        match StateDir::open(root, &id).and_then(|d| describe(&d, &users)) {
             Ok(s) => out.push(s),
             Err(e) => log::warn!("skipping {id}: {e}"),
         }
@@ -50,11 +51,11 @@ pub fn list(root: &Path) -> Result<Vec<ContainerState>> {
     Ok(out)
 }
 
-fn describe(dir: &StateDir) -> Result<ContainerState> {
+fn describe(dir: &StateDir, users: &Users) -> Result<ContainerState> {
     let st = dir.load()?;
     let status = dir.status(&st);
     let owner = std::fs::metadata(&dir.path)
-        .map(|m| user_name(m.uid()))
+        .map(|m| users.name(m.uid()))
         .unwrap_or_default();
     Ok(ContainerState {
         oci_version: st.oci_version,
@@ -73,17 +74,25 @@ fn describe(dir: &StateDir) -> Result<ContainerState> {
     })
 }
 
-/// The host's name for `uid`, or `#uid` as runc prints it.
-fn user_name(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id = f.nth(1)?.parse::<u32>().ok()?;
-            (id == uid).then(|| name.to_string())
-        })
-        .next()
-        .unwrap_or_else(|| format!("#{uid}"))
+/// The host's user names, read once for a whole listing.
+struct Users(String);
+
+impl Users {
+    fn read() -> Users {
+        Users(std::fs::read_to_string("/etc/passwd").unwrap_or_default())
+    }
+
+    /// The name of `uid`, or `#uid` as runc prints it.
+    fn name(&self, uid: u32) -> String {
+        self.0
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id = f.nth(1)?.parse::<u32>().ok()?;
+                (id == uid).then(|| name.to_string())
+            })
+            .next()
+            .unwrap_or_else(|| format!("#{uid}"))
+    }
 }

@@ -17,10 +17,6 @@ fn refuse(field: &str) -> Result<(), Invalid> {
 
 /// The first setting of `spec` that crust cannot honour yet.
 pub fn check(spec: &Spec) -> Result<(), Invalid> {
-    check_linux(spec)
-}
-
-fn check_linux(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
         if l.intel_rdt().is_some() {
             return intel_rdt();

@@ -21,12 +21,9 @@ pub fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
-/// The label fields set in `process` and `mount_label` whose module the
-/// host lacks, as (field, module) pairs.
-pub fn missing_modules<'a>(
-    process: &Process,
-    mount_label: Option<&str>,
-) -> Option<(&'a str, &'a str)> {
+/// A label of `process` whose security module the host does not run, as
+/// (field, module).
+pub fn missing_for_process(process: &Process) -> Option<(&'static str, &'static str)> {
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     if set(process.apparmor_profile()) && !apparmor_enabled() {
         return Some(("process.apparmorProfile", "AppArmor"));
@@ -34,10 +31,13 @@ pub fn missing_modules<'a>(
     if set(process.selinux_label()) && !selinux_enabled() {
         return Some(("process.selinuxLabel", "SELinux"));
     }
-    if mount_label.is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
-        return Some(("linux.mountLabel", "SELinux"));
-    }
     None
+}
+
+/// `linux.mountLabel` set on a host without SELinux, as (field, module).
+pub fn missing_for_mount_label(mount_label: Option<&str>) -> Option<(&'static str, &'static str)> {
+    (mount_label.is_some_and(|l| !l.is_empty()) && !selinux_enabled())
+        .then_some(("linux.mountLabel", "SELinux"))
 }
 
 /// Write `value` to the first of this process's LSM attribute files
