@@ -224,14 +224,9 @@ fn until_exec(channel: &init::Channel, state: &crate::state::State, pid: Pid) ->
             Err(init::ChannelError::Closed) => return Ok(()),
             Ok((init::Message::Failed(e), _)) => return Err(Error::Exec(e)),
             Ok((init::Message::SeccompListener, Some(fd))) => {
-                let (path, metadata) =
-                    crate::seccomp_agent::listener(&state.config).ok_or_else(|| {
-                        Error::InitDied("it sent a seccomp fd no listenerPath asked for".into())
-                    })?;
                 let container = crate::hooks::state_of(state, "running");
                 crate::seccomp_agent::forward(
-                    path,
-                    metadata,
+                    &state.config,
                     fd,
                     pid.as_raw_nonzero().get(),
                     &container,

@@ -4,9 +4,9 @@
 //! `ContainerProcessState` JSON of runtime-spec's seccomp notification.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 
 use init::hooks::HookState;
+use oci_spec::runtime::Spec;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -23,14 +23,16 @@ struct ContainerProcessState<'a> {
     state: &'a HookState<'a>,
 }
 
-/// Send `fd`, the filter of process `pid`, to the agent at `listener`.
-pub(crate) fn forward(
-    listener: &Path,
-    metadata: &str,
-    fd: OwnedFd,
-    pid: i32,
-    state: &HookState<'_>,
-) -> Result<()> {
+/// Send `fd`, the filter of process `pid`, to the agent at the config's
+/// `linux.seccomp.listenerPath`.
+pub(crate) fn forward(spec: &Spec, fd: OwnedFd, pid: i32, state: &HookState<'_>) -> Result<()> {
+    let s = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let listener = s.and_then(|s| s.listener_path().as_deref());
+    let listener = listener
+        .ok_or_else(|| Error::InitDied("it sent a seccomp fd no listenerPath asked for".into()))?;
+    let metadata = s
+        .and_then(|s| s.listener_metadata().as_deref())
+        .unwrap_or("");
     let message = ContainerProcessState {
         oci_version: state.oci_version,
         fds: ["seccompFd"],
@@ -46,11 +48,4 @@ pub(crate) fn forward(
     init::protocol::send_fd(&socket, &payload, Some(fd.as_fd())).map_err(Error::sys(format!(
         "send the seccomp notification fd to {listener:?}"
     )))
-}
-
-/// The agent's socket and metadata from the config.
-pub(crate) fn listener(spec: &oci_spec::runtime::Spec) -> Option<(&Path, &str)> {
-    let s = spec.linux().as_ref()?.seccomp().as_ref()?;
-    let path = s.listener_path().as_deref()?;
-    Some((path, s.listener_metadata().as_deref().unwrap_or("")))
 }

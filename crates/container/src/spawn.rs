@@ -137,17 +137,8 @@ fn handshake(
         };
         match (msg, fd) {
             (Message::SeccompListener, Some(fd)) => {
-                let (path, metadata) = crate::seccomp_agent::listener(spec).ok_or_else(|| {
-                    Error::InitDied("it sent a seccomp fd no listenerPath asked for".into())
-                })?;
                 let state = hook_state(spec, names, init.pid, "creating");
-                crate::seccomp_agent::forward(
-                    path,
-                    metadata,
-                    fd,
-                    init.pid.as_raw_nonzero().get(),
-                    &state,
-                )?;
+                crate::seccomp_agent::forward(spec, fd, init.pid.as_raw_nonzero().get(), &state)?;
             }
             (Message::Ready, _) => return Ok(()),
             (Message::Failed(e), _) => return Err(Error::Init(e)),
