@@ -235,12 +235,4 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
         &["create", "c1"],
         &["linux.mountLabel", "SELinux is not enabled"],
     );
-    let b = Bundle::new("true");
-    let out = b.run("c2");
-    assert!(out.status.success());
-    assert!(
-        stderr(&out).contains("level=warning") && stderr(&out).contains("linux.resources"),
-        "{}",
-        stderr(&out)
-    );
 }

@@ -333,10 +333,12 @@ fn concurrent_creates_of_one_id() {
 /// Many containers created, started and deleted at once, all distinct.
 #[test]
 fn concurrent_lifecycles_of_distinct_ids() {
-    let b = Bundle::new("true");
+    let mut b = Bundle::new("true");
+    // One config for all: the default cgroup path, made from each id.
+    b.config["linux"]["cgroupsPath"] = serde_json::Value::Null;
     b.write();
     let run = |i: usize| {
-        let id = format!("c{i}");
+        let id = format!("concurrent-{}-{i}", std::process::id());
         let ok = |args: &[&str]| b.crust(args).status.success();
         ok(&["create", &id]) && ok(&["start", &id]) && {
             let end = Instant::now() + Duration::from_secs(10);

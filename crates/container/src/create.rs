@@ -121,36 +121,52 @@ fn create_in(
         created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         config: spec.clone(),
+        cgroup: crate::cgroup::set_up(spec, opts.id)?,
     };
-    dir.save(&state)?;
-    let fifo = open_exec_fifo(dir)?;
-    let (console_socket, our_end) = console::open(console_target)?;
-    let spawn_opts = SpawnOptions {
-        id: opts.id,
-        rootfs,
-        bundle,
-        no_pivot: opts.no_pivot,
-        no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.listen_fds + opts.preserve_fds,
-        console_socket,
-        sigmask: opts.sigmask,
-    };
-    let init = spawn::spawn(spec, fifo, spawn_opts, phases)?;
-    let pid = init.pid.as_raw_nonzero().get();
-    state.pid = Some(pid);
-    let recorded = crate::procinfo::start_time(pid).and_then(|t| {
-        state.init_start_time = t;
-        dir.save(&state).ok()
-    });
-    let finished = recorded
-        .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
-        .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
-        .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
-    phases.mark("state and pid file written");
-    match finished {
-        Ok(master) => Ok((state, init, master)),
+    phases.mark("cgroup made and limited");
+    let spawned = (|| {
+        dir.save(&state)?;
+        let fifo = open_exec_fifo(dir)?;
+        let (console_socket, our_end) = console::open(console_target)?;
+        let spawn_opts = SpawnOptions {
+            id: opts.id,
+            rootfs,
+            bundle,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.listen_fds + opts.preserve_fds,
+            console_socket,
+            sigmask: opts.sigmask,
+            cgroup: state.cgroup.as_ref(),
+        };
+        let init = spawn::spawn(spec, fifo, spawn_opts, phases)?;
+        let pid = init.pid.as_raw_nonzero().get();
+        state.pid = Some(pid);
+        let recorded = crate::procinfo::start_time(pid).and_then(|t| {
+            state.init_start_time = t;
+            dir.save(&state).ok()
+        });
+        let finished = recorded
+            .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
+            .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
+            .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
+        phases.mark("state and pid file written");
+        match finished {
+            Ok(master) => Ok((init, master)),
+            Err(e) => {
+                spawn::kill_and_reap(&init.pidfd);
+                Err(e)
+            }
+        }
+    })();
+    match spawned {
+        Ok((init, master)) => Ok((state, init, master)),
         Err(e) => {
-            spawn::kill_and_reap(&init.pidfd);
+            if let Some(cgroup) = &state.cgroup {
+                if let Err(cleanup) = cgroup.destroy() {
+                    log::warn!("removing the cgroup after a failed create: {cleanup}");
+                }
+            }
             Err(e)
         }
     }

@@ -30,7 +30,15 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     match dir.status(&state) {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&state, id)?,
-        Status::Running | Status::Creating if force => kill_and_wait(&state, id)?,
+        Status::Running | Status::Paused | Status::Creating if force => {
+            if let Some(cgroup) = &state.cgroup {
+                // A frozen init cannot die: thaw it first.
+                if state.is_paused() {
+                    cgroup.thaw()?;
+                }
+            }
+            kill_and_wait(&state, id)?
+        }
         status => {
             return Err(Error::WrongState {
                 action: "delete",
@@ -38,6 +46,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
                 status: format!("{status} (use --force)"),
             })
         }
+    }
+    if let Some(cgroup) = &state.cgroup {
+        // Whatever the init left behind (without a pid namespace of its
+        // own, its children outlive it) dies with the cgroup.
+        cgroup.destroy()?;
     }
     crate::hooks::run_logged(&state, init::hooks::Kind::Poststop, "stopped");
     dir.remove()

@@ -73,6 +73,10 @@ pub enum Error {
         id: String,
         after: std::time::Duration,
     },
+    #[error("container {id:?} has no cgroup (crust ran unprivileged without a delegated cgroup)")]
+    NoCgroup { id: String },
+    #[error("cgroup: {0}")]
+    Cgroup(#[from] cgroups::Error),
     #[error("state of container {id:?} in {path:?} is unreadable: {detail}")]
     CorruptState {
         id: String,

@@ -133,6 +133,11 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<&'a Path>,
     pub preserve_fds: u32,
     pub sigmask: sys::signal::SigMask,
+    /// `--ignore-paused`: exec into a paused container (the process stays
+    /// frozen with it until it is resumed).
+    pub ignore_paused: bool,
+    /// `--cgroup`: sub-cgroups of the container's to run in.
+    pub cgroup: Vec<String>,
 }
 
 /// A process started by `exec`, a child of this process.
@@ -147,9 +152,29 @@ pub struct Executed {
 pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
     let dir = StateDir::open(opts.root, opts.id)?;
     let state = dir.load()?;
-    if !matches!(dir.status(&state), Status::Created | Status::Running) {
-        return Err(Error::NotRunning { id: opts.id.into() });
+    match dir.status(&state) {
+        Status::Created | Status::Running => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => {
+            return Err(Error::WrongState {
+                action: "exec into",
+                id: opts.id.into(),
+                status: "paused (use --ignore-paused to exec anyway)".into(),
+            })
+        }
+        _ => return Err(Error::NotRunning { id: opts.id.into() }),
     }
+    let cgroup = match &state.cgroup {
+        Some(c) => Some(c.sub_cgroup(&opts.cgroup)?),
+        None if !opts.cgroup.is_empty() => return Err(Error::NoCgroup { id: opts.id.into() }),
+        None => None,
+    };
+    let cgroup_dir = cgroup
+        .as_ref()
+        .map(cgroups::Cgroup::open_unified)
+        .transpose()?
+        .flatten();
+    let wait_for_cgroup = cgroup.as_ref().is_some_and(cgroups::Cgroup::has_v1);
     let container = open_init(&state).ok_or_else(|| Error::NotRunning { id: opts.id.into() })?;
     let terminal = opts.process.terminal().unwrap_or(false);
     let target = if terminal {
@@ -175,7 +200,9 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .contains(&LinuxNamespaceType::Pid)
         .then(|| ForChildren::pid_namespace_of(&container))
         .transpose()?;
-    let (pid, pidfd) = match sys::clone::clone3(0, None).map_err(Error::sys("clone3"))? {
+    let forked = sys::clone::clone3(0, cgroup_dir.as_ref().map(std::os::fd::AsFd::as_fd))
+        .map_err(Error::sys("clone3"))?;
+    let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
             init::exec::run(init::exec::Exec {
@@ -191,12 +218,21 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
                 console_socket,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
+                wait_for_cgroup,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((for_children, child, console_socket, container));
-    let result = until_exec(&parent, &state, pid)
+    let placed = match (&cgroup, wait_for_cgroup) {
+        (Some(c), true) => c
+            .place(pid.as_raw_nonzero().get(), cgroup_dir.is_some())
+            .map_err(Error::from)
+            .and_then(|()| parent.send(&init::Message::Proceed).map_err(Error::Channel)),
+        _ => Ok(()),
+    };
+    let result = placed
+        .and_then(|()| until_exec(&parent, &state, pid))
         .and_then(|()| {
             opts.pid_file.map_or(Ok(()), |p| {
                 crate::create::write_pid_file(p, pid.as_raw_nonzero().get())

@@ -13,7 +13,10 @@ use crate::state::{State, StateDir, Status};
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    if !matches!(dir.status(&state), Status::Created | Status::Running) {
+    if !matches!(
+        dir.status(&state),
+        Status::Created | Status::Running | Status::Paused
+    ) {
         return Err(Error::NotRunning { id: id.into() });
     }
     let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
@@ -37,10 +40,7 @@ pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {
 /// Every process of the container but its init.
 fn signal_namespace(state: &State, signal: i32) {
     let init = state.pid.unwrap_or(0);
-    for pid in crate::procinfo::container_pids(state)
-        .into_iter()
-        .filter(|p| *p != init)
-    {
+    for pid in state.pids().into_iter().filter(|p| *p != init) {
         let Some(fd) = Pid::from_raw(pid)
             .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
         else {

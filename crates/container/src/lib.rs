@@ -2,11 +2,13 @@
 //! module per operation, over a state directory per container.
 #![forbid(unsafe_code)]
 
+mod cgroup;
 pub mod config;
 pub mod console;
 pub(crate) mod create;
 mod delete;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod features;
 mod hooks;
@@ -17,6 +19,7 @@ mod info;
 mod kill;
 mod namespaces;
 mod netdevices;
+mod pause;
 mod procinfo;
 pub mod ps;
 mod run;
@@ -28,6 +31,7 @@ mod start;
 pub mod state;
 mod timing;
 mod unsupported;
+mod update;
 mod userns;
 
 #[cfg(test)]
@@ -38,8 +42,10 @@ pub use delete::delete;
 pub use error::{Error, Result};
 pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
+pub use pause::{pause, resume};
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release, start};
+pub use update::update;
 
 /// The runtime spec version crust implements.
 pub const SPEC_VERSION: &str = "1.3.0";

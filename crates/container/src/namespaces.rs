@@ -129,6 +129,18 @@ impl Plan {
         }
     }
 
+    /// Have the child unshare its new cgroup namespace after the fork
+    /// rather than `clone3` make it, so that its root is the container's
+    /// cgroup (where the parent has put the child by then), not the
+    /// runtime's.
+    pub(crate) fn defer_cgroup_namespace(&mut self) {
+        let flag = libc::CLONE_NEWCGROUP as u64;
+        if self.clone_flags & flag != 0 {
+            self.clone_flags &= !flag;
+            self.unshare_in_child |= flag;
+        }
+    }
+
     /// Put the parent's pid/time namespaces for children in place. The
     /// returned guard restores the parent's own when dropped, right after
     /// the fork.

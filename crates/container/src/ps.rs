@@ -9,10 +9,13 @@ use crate::state::{StateDir, Status};
 pub fn processes(root: &Path, id: &str) -> Result<Vec<i32>> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    if !matches!(dir.status(&state), Status::Created | Status::Running) {
+    if !matches!(
+        dir.status(&state),
+        Status::Created | Status::Running | Status::Paused
+    ) {
         return Err(Error::NotRunning { id: id.into() });
     }
-    Ok(crate::procinfo::container_pids(&state))
+    Ok(state.pids())
 }
 
 /// The lines of `ps` output (header first) that belong to `pids`, found by

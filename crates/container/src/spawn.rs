@@ -27,6 +27,9 @@ pub struct SpawnOptions<'a> {
     /// The signal mask the container's process starts with; the caller may
     /// have blocked signals around the fork.
     pub sigmask: sys::signal::SigMask,
+    /// The cgroup the init starts in: born into its v2 directory
+    /// (`CLONE_INTO_CGROUP`), moved into v1 ones before it is released.
+    pub cgroup: Option<&'a cgroups::Cgroup>,
 }
 
 /// What hooks are told about the container.
@@ -50,7 +53,17 @@ pub fn spawn(
     opts: SpawnOptions<'_>,
     phases: &mut crate::timing::Phases,
 ) -> Result<Spawned> {
-    let plan = Plan::from_spec(spec)?;
+    let mut plan = Plan::from_spec(spec)?;
+    if opts.cgroup.is_some() {
+        // A cgroup namespace is rooted where its creator is: the child
+        // makes it only once it is in the container's cgroup.
+        plan.defer_cgroup_namespace();
+    }
+    let cgroup_dir = opts
+        .cgroup
+        .map(cgroups::Cgroup::open_unified)
+        .transpose()?
+        .flatten();
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
@@ -58,7 +71,8 @@ pub fn spawn(
     let net_moves = crate::netdevices::plan(spec)?;
     phases.mark("namespace paths, idmapped mounts, net devices looked up");
     let for_children = plan.enter_for_children()?;
-    let forked = sys::clone::clone3(plan.clone_flags, None).map_err(Error::sys("clone3"))?;
+    let forked = sys::clone::clone3(plan.clone_flags, cgroup_dir.as_ref().map(AsFd::as_fd))
+        .map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
@@ -95,6 +109,12 @@ pub fn spawn(
         bundle: opts.bundle,
     };
     match crate::netdevices::move_into_container(&net_moves, &plan, spawned.pid)
+        .and_then(|()| {
+            opts.cgroup.map_or(Ok(()), |c| {
+                c.place(pid.as_raw_nonzero().get(), cgroup_dir.is_some())
+                    .map_err(Error::from)
+            })
+        })
         .and_then(|()| handshake(spec, &plan, &parent, &mut spawned, &names))
     {
         Ok(()) => {
@@ -119,7 +139,7 @@ fn handshake(
     names: &Names<'_>,
 ) -> Result<()> {
     let pid = init.pid.as_raw_nonzero().to_string();
-    if plan.new_user && plan.unshare_in_child == 0 {
+    if plan.new_user && plan.unshare_in_child & libc::CLONE_NEWUSER as u64 == 0 {
         write_id_maps(spec, &pid)?;
     }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {

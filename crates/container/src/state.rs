@@ -24,6 +24,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -33,6 +34,7 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -63,9 +65,29 @@ pub struct State {
     /// The config the container was created from: `exec` starts from its
     /// process, `delete` will run its hooks.
     pub config: oci_spec::runtime::Spec,
+    /// The container's cgroup directories, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<cgroups::Cgroup>,
 }
 
 impl State {
+    /// Whether the container's cgroup is frozen.
+    pub fn is_paused(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .and_then(cgroups::Cgroup::freezer_state)
+            .unwrap_or(false)
+    }
+
+    /// The host pids of the container's processes: its cgroup's, where it
+    /// has one.
+    pub fn pids(&self) -> Vec<i32> {
+        match &self.cgroup {
+            Some(cgroup) => cgroup.procs(),
+            None => procinfo::container_pids(self),
+        }
+    }
+
     /// Whether the init has a pid namespace of its own, so that all the
     /// container's processes die with it.
     pub fn own_pid_namespace(&self) -> bool {
@@ -199,6 +221,7 @@ impl StateDir {
             None => Status::Stopped,
             Some(pid) if !procinfo::is_alive(pid, state.init_start_time) => Status::Stopped,
             Some(_) if self.fifo_path().exists() => Status::Created,
+            Some(_) if state.is_paused() => Status::Paused,
             Some(_) => Status::Running,
         }
     }
@@ -261,6 +284,7 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             annotations: HashMap::new(),
             config: oci_spec::runtime::Spec::default(),
+            cgroup: None,
         }
     }
 

@@ -1,8 +1,5 @@
 //! Settings crust does not apply yet. Each is refused with an error naming
-//! the field, so that nothing the config asks for is silently dropped; the
-//! one exception is `linux.resources`, which every engine sends (runc's own
-//! default config has a device rule): it is logged as a warning until
-//! cgroups land.
+//! the field, so that nothing the config asks for is silently dropped.
 
 use oci_spec::runtime::Spec;
 
@@ -20,9 +17,6 @@ pub fn check(spec: &Spec) -> Result<(), Invalid> {
     if let Some(l) = spec.linux() {
         if l.intel_rdt().is_some() {
             return intel_rdt();
-        }
-        if l.resources().is_some() || l.cgroups_path().is_some() {
-            log::warn!("linux.resources and linux.cgroupsPath are not applied yet: the container gets no cgroup of its own");
         }
     }
     Ok(())

@@ -28,6 +28,9 @@ pub struct Exec<'a> {
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub sigmask: sys::signal::SigMask,
+    /// Wait for the parent's `Proceed` before anything else: it moves this
+    /// process into the container's v1 cgroups first.
+    pub wait_for_cgroup: bool,
 }
 
 /// Join the container and exec the process. Never returns.
@@ -46,6 +49,9 @@ pub fn run(e: Exec<'_>) -> ! {
 }
 
 fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
+    if e.wait_for_cgroup {
+        crate::namespaces::expect_proceed(&e.channel)?;
+    }
     crate::make_undumpable()?;
     let types = u32::try_from(e.namespaces)
         .ok()

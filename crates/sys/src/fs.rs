@@ -10,6 +10,7 @@ use rustix::io::Errno;
 pub enum FsType {
     Proc,
     Devpts,
+    Cgroup,
     Cgroup2,
     Resctrl,
 }
@@ -19,10 +20,18 @@ impl FsType {
         match self {
             FsType::Proc => 0x9fa0,
             FsType::Devpts => 0x1cd1,
+            FsType::Cgroup => 0x0027_e0eb,
             FsType::Cgroup2 => 0x6367_7270,
             FsType::Resctrl => 0x0765_5821,
         }
     }
+}
+
+/// Whether the file at `path` is on a filesystem of type `kind`.
+pub fn path_is_on(path: &std::path::Path, kind: FsType) -> Result<bool, Errno> {
+    let sfs = rustix::fs::statfs(path)?;
+    #[allow(clippy::unnecessary_cast)] // f_type's width differs between targets
+    Ok(sfs.f_type as i64 == kind.magic())
 }
 
 /// Whether `fd` is on a filesystem of type `kind`.

@@ -5,6 +5,7 @@
 //! Everything here assumes what the runtime guarantees: the process is
 //! single-threaded whenever it forks (see `docs/architecture.md`).
 
+pub mod bpf;
 pub mod clone;
 pub mod exec;
 pub mod fd;

@@ -59,7 +59,8 @@ pub struct Args {
     /// Allow exec into a paused container
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
-    /// Run in a sub-cgroup of the container (not supported yet)
+    /// Run in an existing sub-cgroup of the container: PATH, or
+    /// CONTROLLER[,CONTROLLER]:PATH for some v1 hierarchies (repeatable)
     #[arg(long)]
     cgroup: Vec<String>,
 }
@@ -69,12 +70,6 @@ impl Args {
     /// signals (and relaying its terminal with `-t`); detached, exit once it
     /// runs.
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
-        if !self.cgroup.is_empty() {
-            anyhow::bail!("--cgroup is not supported by crust yet");
-        }
-        // Nothing can be paused before cgroups exist: --ignore-paused is
-        // accepted and has nothing to ignore.
-        let _ = self.ignore_paused;
         let process = self.process(g)?;
         let console = match (&self.console_socket, self.detach) {
             (Some(path), _) => ConsoleTarget::Socket(path.clone()),
@@ -91,6 +86,8 @@ impl Args {
             pid_file: self.pid_file.as_deref(),
             preserve_fds: self.preserve_fds,
             sigmask: mask,
+            ignore_paused: self.ignore_paused,
+            cgroup: self.cgroup.clone(),
         })?;
         if self.detach {
             return Ok(0);

@@ -3,15 +3,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
 mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::Global;
 
@@ -39,6 +42,14 @@ pub enum Command {
     Ps(ps::Args),
     /// Create a new default config.json
     Spec(spec::Args),
+    /// Suspend every process of a container (cgroup freezer)
+    Pause(pause::Args),
+    /// Resume a paused container
+    Resume(pause::Args),
+    /// Change a container's resource limits
+    Update(Box<update::Args>),
+    /// Print a container's resource usage and OOM events
+    Events(events::Args),
 }
 
 impl Command {
@@ -56,6 +67,10 @@ impl Command {
             Command::List(a) => a.run(g),
             Command::Ps(a) => a.run(g),
             Command::Spec(a) => a.run(g),
+            Command::Pause(a) => a.pause(g),
+            Command::Resume(a) => a.resume(g),
+            Command::Update(a) => a.run(g),
+            Command::Events(a) => a.run(g),
         }
     }
 }

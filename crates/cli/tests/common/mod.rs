@@ -129,12 +129,22 @@ impl Bundle {
 
     /// Write config.json atomically: a crust running in the background may
     /// be reading it.
+    ///
+    /// Unless the test chose a `linux.cgroupsPath` (`null` for crust's
+    /// default), each write names a cgroup of its own: tests running at the
+    /// same time use the same container ids, and the default cgroup path is
+    /// made from the id.
     pub fn write(&self) {
         // A name per write: tests run crust from several threads at once.
         static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut config = self.config.clone();
+        if config["linux"].get("cgroupsPath").is_none() {
+            config["linux"]["cgroupsPath"] =
+                json!(format!("crust-test-{}-{n}", std::process::id()));
+        }
         let tmp = self.dir.path().join(format!(".config.json.{n}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         std::fs::rename(&tmp, self.dir.path().join("config.json")).unwrap();
     }
 

@@ -1,0 +1,449 @@
+//! A container's cgroup: one directory per v1 hierarchy and/or one in the
+//! v2 hierarchy. Kept in the container's state, so that later commands
+//! find the same directories whatever cgroup they themselves run in.
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use serde::{Deserialize, Serialize};
+
+use crate::devices::Rule;
+use crate::error::{Error, Result};
+use crate::layout::{Layout, Version};
+use crate::settings::Setting;
+
+/// The container's directory in one hierarchy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Node {
+    pub version: Version,
+    /// v1: the hierarchy's controllers; v2: those its root offers.
+    pub controllers: Vec<String>,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cgroup {
+    pub nodes: Vec<Node>,
+}
+
+/// How long `destroy` waits for a cgroup to empty.
+const EMPTY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) fn write_file(path: &Path, value: &str) -> std::result::Result<(), Errno> {
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut file = std::fs::File::from(fd);
+    // One write: cgroup files take a value per write(2).
+    file.write_all(value.as_bytes())
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Io {
+        op: "read".into(),
+        path: path.to_path_buf(),
+        errno: Errno::from_io_error(&e).unwrap_or(Errno::IO),
+    })
+}
+
+impl Cgroup {
+    /// Where the container's cgroup goes on a host with `layout`.
+    pub fn for_container(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
+        let (inner, absolute) = crate::path::inner(cgroups_path, id)?;
+        let node = |version, h: &crate::layout::Hierarchy| Node {
+            version,
+            controllers: h.controllers.clone(),
+            dir: crate::path::in_hierarchy(&h.mount, &h.own, &inner, absolute),
+        };
+        let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
+        nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
+        Ok(Cgroup { nodes })
+    }
+
+    pub fn unified(&self) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.version == Version::V2)
+    }
+
+    fn v1(&self, controller: &str) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .find(|n| n.version == Version::V1 && n.controllers.iter().any(|c| c == controller))
+    }
+
+    /// Which hierarchy holds `controller` (`""`: the v2 core files).
+    pub fn version_of(&self, controller: &str) -> Option<Version> {
+        if self.v1(controller).is_some() {
+            return Some(Version::V1);
+        }
+        let unified = self.unified()?;
+        (controller.is_empty() || unified.controllers.iter().any(|c| c == controller))
+            .then_some(Version::V2)
+    }
+
+    fn dir_for(&self, controller: &str) -> Option<&Path> {
+        match self.version_of(controller)? {
+            Version::V1 => self.v1(controller).map(|n| n.dir.as_path()),
+            Version::V2 => self.unified().map(|n| n.dir.as_path()),
+        }
+    }
+
+    /// The directory whose `cgroup.procs` lists every process of the
+    /// container: the v2 one where there is one, else any v1 one.
+    pub fn main_dir(&self) -> Option<&Path> {
+        self.unified()
+            .or_else(|| self.nodes.first())
+            .map(|n| n.dir.as_path())
+    }
+
+    /// Make the directories (and what a new one needs before it can take a
+    /// process: cpusets copied from the parent on v1, controllers enabled
+    /// from the top on v2). A directory that exists is reused only if no
+    /// process is in it.
+    pub fn create(&self) -> Result<()> {
+        for node in &self.nodes {
+            let top = node
+                .dir
+                .ancestors()
+                .find(|a| {
+                    sys::fs::path_is_on(a, sys::fs::FsType::Cgroup).unwrap_or(false)
+                        || sys::fs::path_is_on(a, sys::fs::FsType::Cgroup2).unwrap_or(false)
+                })
+                .map(Path::to_path_buf);
+            let mut chain: Vec<&Path> = node.dir.ancestors().collect();
+            chain.reverse();
+            for dir in chain {
+                if top
+                    .as_deref()
+                    .is_some_and(|t| !dir.starts_with(t) || dir == t)
+                {
+                    continue;
+                }
+                if node.version == Version::V2 {
+                    enable_controllers(dir.parent().expect("below the mount"));
+                }
+                match std::fs::create_dir(dir) {
+                    Ok(()) => {
+                        if node.controllers.iter().any(|c| c == "cpuset")
+                            && node.version == Version::V1
+                        {
+                            inherit_cpuset(dir)?;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => {
+                        return Err(Error::Io {
+                            op: "create cgroup".into(),
+                            path: dir.to_path_buf(),
+                            errno: Errno::from_io_error(&e).unwrap_or(Errno::IO),
+                        })
+                    }
+                }
+            }
+        }
+        if let Some(dir) = self.main_dir() {
+            if !procs_of(dir).is_empty() {
+                return Err(Error::invalid(
+                    "linux.cgroupsPath",
+                    format!("cgroup {dir:?} already has processes in it"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Write every setting of `resources` but devices.
+    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        let list = crate::settings::settings(resources, &|c| self.version_of(c))?;
+        // A few pairs must be written in an order that depends on the
+        // current values (v1's memory limit under memory+swap, a quota
+        // under its period, a real-time runtime under its period): what
+        // the kernel refuses in the first pass is tried once more after.
+        let mut retry = Vec::new();
+        for s in &list {
+            match self.write_setting(s) {
+                Err(Error::Rejected {
+                    errno: Errno::INVAL | Errno::BUSY,
+                    ..
+                }) => retry.push(s),
+                other => other?,
+            }
+        }
+        retry.into_iter().try_for_each(|s| self.write_setting(s))
+    }
+
+    fn write_setting(&self, s: &Setting) -> Result<()> {
+        let dir = self
+            .dir_for(&s.controller)
+            .ok_or_else(|| Error::invalid(&s.field, format!("no {} hierarchy", s.controller)))?;
+        let rejected = |path: PathBuf, value: &str| {
+            let field = s.field.clone();
+            let value = value.to_string();
+            move |errno| Error::Rejected {
+                field,
+                path,
+                value,
+                errno,
+            }
+        };
+        let path = dir.join(&s.file);
+        match write_file(&path, &s.value) {
+            Err(Errno::NOENT) if s.optional => Ok(()),
+            Err(Errno::NOENT) if s.fallback.is_some() => {
+                let (file, value) = s.fallback.as_ref().expect("checked");
+                let path = dir.join(file);
+                write_file(&path, value).map_err(rejected(path, value))
+            }
+            other => other.map_err(rejected(path, &s.value)),
+        }
+    }
+
+    /// Restrict device access to `rules`: v1 lines, or a v2 program.
+    pub fn apply_devices(&self, rules: &[Rule]) -> Result<()> {
+        match self.version_of("devices") {
+            Some(Version::V1) => {
+                let dir = self
+                    .v1("devices")
+                    .map(|n| n.dir.clone())
+                    .expect("v1 devices");
+                for rule in rules {
+                    let (file, line) = rule.v1_line();
+                    let path = dir.join(file);
+                    write_file(&path, &line).map_err(|errno| Error::Rejected {
+                        field: "linux.resources.devices".into(),
+                        path,
+                        value: line.clone(),
+                        errno,
+                    })?;
+                }
+                Ok(())
+            }
+            _ => {
+                let Some(node) = self.unified() else {
+                    return Err(Error::invalid(
+                        "linux.resources.devices",
+                        "this host has no devices cgroup controller",
+                    ));
+                };
+                let program = crate::devices::program(rules);
+                let prog = sys::bpf::load_device_program(&program)
+                    .map_err(Error::io("load the device eBPF program for", &node.dir))?;
+                let dir = open_dir(&node.dir)?;
+                sys::bpf::attach_device_program(
+                    std::os::fd::AsFd::as_fd(&prog),
+                    std::os::fd::AsFd::as_fd(&dir),
+                )
+                .map_err(Error::io("attach the device eBPF program to", &node.dir))
+            }
+        }
+    }
+
+    /// The container's cgroup narrowed to existing sub-cgroups, as `exec
+    /// --cgroup` names them: `path` for every hierarchy, or
+    /// `controller[,controller]:path` for some v1 ones.
+    pub fn sub_cgroup(&self, specs: &[String]) -> Result<Cgroup> {
+        let mut out = self.clone();
+        for spec in specs {
+            let (controllers, path) = match spec.split_once(':') {
+                Some((c, p)) => (Some(c.split(',').collect::<Vec<_>>()), p),
+                None => (None, spec.as_str()),
+            };
+            let (inner, _) = crate::path::inner(Some(Path::new(path)), "").map_err(|_| {
+                Error::invalid("--cgroup", format!("{spec:?} is not a sub-cgroup path"))
+            })?;
+            for (node, orig) in out.nodes.iter_mut().zip(&self.nodes) {
+                let chosen = match &controllers {
+                    None => true,
+                    Some(list) => {
+                        if node.version == Version::V2 {
+                            return Err(Error::invalid(
+                                "--cgroup",
+                                format!("{spec:?}: cgroup v2 takes a path without controllers"),
+                            ));
+                        }
+                        node.controllers.iter().any(|c| list.contains(&c.as_str()))
+                    }
+                };
+                if chosen {
+                    node.dir = orig.dir.join(&inner);
+                    if !node.dir.is_dir() {
+                        return Err(Error::invalid(
+                            "--cgroup",
+                            format!("sub-cgroup {:?} does not exist", node.dir),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a process must be moved into v1 directories by hand.
+    pub fn has_v1(&self) -> bool {
+        self.nodes.iter().any(|n| n.version == Version::V1)
+    }
+
+    /// The v2 directory, open for `CLONE_INTO_CGROUP`.
+    pub fn open_unified(&self) -> Result<Option<OwnedFd>> {
+        self.unified().map(|n| open_dir(&n.dir)).transpose()
+    }
+
+    /// Move `pid` into every directory (but the v2 one when `clone3`
+    /// already put it there).
+    pub fn place(&self, pid: i32, skip_unified: bool) -> Result<()> {
+        let pid = pid.to_string();
+        for node in &self.nodes {
+            if skip_unified && node.version == Version::V2 {
+                continue;
+            }
+            let path = node.dir.join("cgroup.procs");
+            write_file(&path, &pid)
+                .map_err(Error::io(format!("move process {pid} into"), &path))?;
+        }
+        Ok(())
+    }
+
+    /// Every process in the container's cgroup and its descendants.
+    pub fn procs(&self) -> Vec<i32> {
+        let Some(dir) = self.main_dir() else {
+            return Vec::new();
+        };
+        let mut pids = Vec::new();
+        for d in subtree(dir) {
+            pids.extend(procs_of(&d));
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// SIGKILL whatever is left and remove every directory (sub-cgroups
+    /// first), waiting a bounded time for the processes to go.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + EMPTY_TIMEOUT;
+        loop {
+            let left = self.procs();
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::invalid(
+                    "cgroup",
+                    format!("processes {left:?} are still in {:?}", self.main_dir()),
+                ));
+            }
+            if self.freezer_state() != Some(true) {
+                for pid in &left {
+                    let _ = rustix::process::kill_process(
+                        rustix::process::Pid::from_raw(*pid).expect("positive"),
+                        rustix::process::Signal::KILL,
+                    );
+                }
+            } else {
+                // A frozen process cannot die: thaw it first.
+                self.thaw()?;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for node in &self.nodes {
+            let mut dirs = subtree(&node.dir);
+            dirs.reverse();
+            for d in dirs {
+                remove_dir(&d, deadline)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_dir(dir: &Path) -> Result<OwnedFd> {
+    rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(Error::io("open cgroup", dir))
+}
+
+fn procs_of(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// `dir` and every cgroup below it, parents before children.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(entries) = std::fs::read_dir(&out[i]) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        i += 1;
+    }
+    out.retain(|d| d.exists());
+    out
+}
+
+fn remove_dir(dir: &Path, deadline: Instant) -> Result<()> {
+    loop {
+        match rustix::fs::unlinkat(rustix::fs::CWD, dir, rustix::fs::AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => return Ok(()),
+            // Exiting processes leave the cgroup a moment after they die.
+            Err(Errno::BUSY) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(Error::io("remove cgroup", dir)(e)),
+        }
+    }
+}
+
+/// A new v1 cpuset is empty and takes no process until it has CPUs and
+/// memory nodes: give it its parent's.
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    let parent = dir.parent().expect("below the mount");
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let value = read_file(&parent.join(file))?;
+        let path = dir.join(file);
+        write_file(&path, value.trim()).map_err(Error::io("initialise", &path))?;
+    }
+    Ok(())
+}
+
+/// Enable in `dir` every controller it offers to its children. Where the
+/// kernel refuses some (a parent with processes of its own, say), the
+/// others are still enabled; a setting that then finds no file is
+/// reported against its field.
+fn enable_controllers(dir: &Path) {
+    let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let enabled = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let missing: Vec<&str> = offered
+        .split_whitespace()
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let path = dir.join("cgroup.subtree_control");
+    let all = missing
+        .iter()
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if write_file(&path, &all).is_err() {
+        for c in missing {
+            if let Err(e) = write_file(&path, &format!("+{c}")) {
+                log::debug!("enable the {c} controller in {path:?}: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,608 @@
+//! Cgroups, on whatever layout the host has (this suite also runs with the
+//! unified mount hidden, for pure v1, and in a VM booted with pure v2: see
+//! `scripts/cgroup2-vm.sh`). Each limit is checked in the cgroup file and
+//! by its effect inside the container.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{alive, stderr, stdout, Bundle};
+use serde_json::{json, Value};
+
+/// The container's cgroup, from crust's own state file.
+fn nodes(b: &Bundle, id: &str) -> Vec<Value> {
+    let text = std::fs::read(b.root.join(id).join("state.json")).unwrap();
+    let state: Value = serde_json::from_slice(&text).unwrap();
+    state["cgroup"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The directory holding `controller` (`""`: the v2 directory) and
+/// whether it is v2.
+fn dir_of(b: &Bundle, id: &str, controller: &str) -> Option<(PathBuf, bool)> {
+    let nodes = nodes(b, id);
+    let v1 = nodes.iter().find(|n| {
+        n["version"] == "V1"
+            && n["controllers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == controller)
+    });
+    let v2 = nodes.iter().find(|n| {
+        n["version"] == "V2"
+            && (controller.is_empty()
+                || n["controllers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == controller))
+    });
+    v1.or(v2).map(|n| {
+        (
+            PathBuf::from(n["dir"].as_str().unwrap()),
+            n["version"] == "V2",
+        )
+    })
+}
+
+/// Read the file for `controller`: `v1` or `v2` by where it lives.
+fn read(b: &Bundle, id: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let (dir, is_v2) = dir_of(b, id, controller).unwrap_or_else(|| panic!("no {controller}"));
+    let file = dir.join(if is_v2 { v2 } else { v1 });
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{file:?}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// The lines of a `/proc/PID/cgroup` text for the hierarchies the
+/// container has a directory in: (path in the line, that directory).
+fn in_managed_hierarchies(b: &Bundle, id: &str, text: &str) -> Vec<(String, PathBuf)> {
+    let nodes = nodes(b, id);
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(3, ':');
+            let (num, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            let node = nodes.iter().find(|n| {
+                if num == "0" {
+                    n["version"] == "V2"
+                } else {
+                    let listed: Vec<&str> = n["controllers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    n["version"] == "V1" && listed.join(",") == controllers
+                }
+            })?;
+            Some((path.to_string(), PathBuf::from(node["dir"].as_str()?)))
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok(out: &std::process::Output) {
+    assert!(out.status.success(), "{}", stderr(out));
+}
+
+/// Every directory of the container's cgroup, for checking they go.
+fn all_dirs(b: &Bundle, id: &str) -> Vec<PathBuf> {
+    nodes(b, id)
+        .iter()
+        .map(|n| PathBuf::from(n["dir"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_container_runs_in_its_cgroup_and_delete_removes_it() {
+    let b = Bundle::new("exec sleep 1000");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let dirs = all_dirs(&b, "c1");
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), pid.to_string(), "{d:?}");
+    }
+    // Seen from inside: the container's /proc/self/cgroup names the same
+    // path in every hierarchy (no cgroup namespace in this config).
+    let out = b.crust(&["exec", "c1", "cat", "/proc/self/cgroup"]);
+    ok(&out);
+    let seen = in_managed_hierarchies(&b, "c1", &stdout(&out));
+    assert_eq!(seen.len(), dirs.len(), "{}", stdout(&out));
+    for (path, dir) in seen {
+        assert!(
+            dir.ends_with(path.trim_start_matches('/')),
+            "{path} vs {dir:?}"
+        );
+    }
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    for d in &dirs {
+        assert!(!d.exists(), "{d:?} left behind");
+    }
+}
+
+#[test]
+fn absolute_and_relative_cgroup_paths() {
+    let mut b = Bundle::new("exec sleep 1000");
+    let name = format!("crust-abs-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/../{name}/c"));
+    ok(&b.crust(&["run", "-d", "c1"]));
+    for d in all_dirs(&b, "c1") {
+        let rel: PathBuf = d.components().skip(5).collect();
+        assert!(d.starts_with("/sys/fs/cgroup"), "{d:?}");
+        assert!(d.ends_with(format!("{name}/c")), "{d:?}");
+        // Absolute: right under the hierarchy's root, whatever crust's own.
+        assert_eq!(rel, Path::new(&name).join("c"), "{d:?}");
+    }
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    for d in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(d.path().join(&name));
+    }
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&name));
+
+    // Absent: the id, under crust's own cgroup (as runc does).
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["cgroupsPath"] = Value::Null;
+    let id = format!("default-path-{}", std::process::id());
+    ok(&b.crust(&["run", "-d", &id]));
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    for d in all_dirs(&b, &id) {
+        assert!(d.ends_with(&id), "{d:?}");
+        let hierarchy_own = own
+            .lines()
+            .map(|l| l.splitn(3, ':').nth(2).unwrap().trim_start_matches('/'))
+            .any(|p| {
+                d.to_string_lossy()
+                    .contains(&format!("{p}/{id}").replace("//", "/"))
+            });
+        assert!(hierarchy_own, "{d:?} is not under our own cgroup ({own})");
+    }
+    ok(&b.crust(&["delete", "--force", &id]));
+}
+
+#[test]
+fn memory_limit_is_set_and_a_hog_is_oom_killed() {
+    let mut b = Bundle::new("exec sleep 1000");
+    let limit = 16 * 1024 * 1024;
+    // No swap beyond the limit, so that the hog cannot page out.
+    b.config["linux"]["resources"]["memory"] = json!({"limit": limit, "swap": limit});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    assert_eq!(
+        read(&b, "c1", "memory", "memory.limit_in_bytes", "memory.max"),
+        limit.to_string()
+    );
+    // tail keeps a line that never ends: it grows until the kernel kills it.
+    let out = b.crust(&["exec", "c1", "tail", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    let stats = b.crust(&["events", "--stats", "c1"]);
+    ok(&stats);
+    let event: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], "c1");
+    assert_eq!(event["data"]["memory"]["usage"]["limit"], limit);
+    // The peak reached the limit.
+    let peak = event["data"]["memory"]["usage"]["max"].as_u64().unwrap();
+    assert!(peak > limit * 9 / 10, "{event}");
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
+
+#[test]
+fn events_reports_oom_kills_as_they_happen() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let log = b.dir.path().join("events.out");
+    let mut events = b
+        .command(&["events", "--interval", "1s", "c1"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Let it register before the kill.
+    std::thread::sleep(Duration::from_millis(300));
+    let out = b.crust(&["exec", "c1", "tail", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(137));
+    wait_until("an oom event and a stats event", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains(r#""type":"oom""#) && text.contains(r#""type":"stats""#)
+    });
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    // The stream ends with the container.
+    wait_until("events to exit", || events.try_wait().unwrap().is_some());
+    for line in std::fs::read_to_string(&log).unwrap().lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(e["id"], "c1");
+    }
+}
+
+#[test]
+fn a_fork_bomb_stops_at_pids_max() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 10});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    assert_eq!(read(&b, "c1", "pids", "pids.max", "pids.max"), "10");
+    // Without the limit: 40 sleeps, and the shell exits 0.
+    let out = b.crust(&[
+        "exec",
+        "c1",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 40 ]; do sleep 100 & i=$((i+1)); done",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("can't fork"), "{}", stderr(&out));
+    let procs = dir_of(&b, "c1", "pids").unwrap().0.join("cgroup.procs");
+    let procs = std::fs::read_to_string(procs).unwrap();
+    assert!((9..=10).contains(&procs.lines().count()), "{procs}");
+    let stats = b.crust(&["events", "--stats", "c1"]);
+    let event: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(event["data"]["pids"]["limit"], 10);
+    assert!(
+        event["data"]["pids"]["current"].as_u64().unwrap() >= 9,
+        "{event}"
+    );
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
+
+#[test]
+fn cpu_limits_are_written() {
+    let mut b = Bundle::new("grep Cpus_allowed_list /proc/self/status; exec sleep 1000");
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 20000, "period": 100000, "cpus": "0"});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let (_, v2) = dir_of(&b, "c1", "cpu").unwrap();
+    if v2 {
+        assert_eq!(read(&b, "c1", "cpu", "", "cpu.max"), "20000 100000");
+        assert_eq!(read(&b, "c1", "cpu", "", "cpu.weight"), "20");
+    } else {
+        assert_eq!(read(&b, "c1", "cpu", "cpu.cfs_quota_us", ""), "20000");
+        assert_eq!(read(&b, "c1", "cpu", "cpu.shares", ""), "512");
+    }
+    assert_eq!(read(&b, "c1", "cpuset", "cpuset.cpus", "cpuset.cpus"), "0");
+    let out = b.crust(&[
+        "exec",
+        "c1",
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert_eq!(stdout(&out).split_whitespace().last(), Some("0"));
+    // A busy loop gets about 20% of one CPU: it is throttled.
+    let out = b.crust(&[
+        "exec",
+        "c1",
+        "timeout",
+        "1",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    assert!(!out.status.success());
+    let stats: Value =
+        serde_json::from_slice(&b.crust(&["events", "--stats", "c1"]).stdout).unwrap();
+    assert!(
+        stats["data"]["cpu"]["throttling"]["throttledPeriods"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{stats}"
+    );
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
+
+#[test]
+fn a_denied_device_cannot_be_opened() {
+    // runc's default config denies every device; crust allows the standard
+    // ones back (null, zero, …) and those in linux.devices.
+    // The tun device opens without privileges when the cgroup allows it.
+    let script = "mknod /dev/tun1 c 10 200 && (: < /dev/tun1); echo open=$?; \
+                  head -c1 /dev/zero | wc -c";
+    let with_mknod = |b: &mut Bundle| {
+        for set in ["bounding", "effective", "permitted"] {
+            b.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_MKNOD"));
+        }
+    };
+    let mut b = Bundle::new(script);
+    with_mknod(&mut b);
+    let out = b.run("c1");
+    let text = stdout(&out);
+    // mknod is allowed (c *:* m), opening the node is not.
+    assert!(text.contains("open=1"), "{text}");
+    assert!(
+        stderr(&out).contains("/dev/tun1: Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        text.trim().ends_with('1'),
+        "/dev/zero must stay readable: {text}"
+    );
+    // A later rule allowing reads of 10:200 wins over the deny-all.
+    let mut b = Bundle::new(script);
+    with_mknod(&mut b);
+    b.config["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"allow": true, "type": "c", "major": 10, "minor": 200, "access": "r"}));
+    let text = b.output_of("c2");
+    assert!(text.contains("open=0"), "{text}");
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let b = Bundle::new("i=0; while :; do i=$((i+1)); echo $i > /dev/shm/count; done");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let count = || {
+        std::fs::read_to_string(format!("/proc/{pid}/root/dev/shm/count"))
+            .unwrap_or_default()
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    wait_until("the loop to run", || count() > 0);
+    ok(&b.crust(&["pause", "c1"]));
+    assert_eq!(b.state("c1")["status"], "paused");
+    let frozen = count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(), frozen, "a paused container made progress");
+    // Exec refuses a paused container unless told otherwise.
+    let out = b.crust(&["exec", "c1", "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("paused"), "{}", stderr(&out));
+    let mut ignoring = b
+        .command(&["exec", "--ignore-paused", "c1", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // A second pause is refused; resume thaws.
+    assert!(!b.crust(&["pause", "c1"]).status.success());
+    ok(&b.crust(&["resume", "c1"]));
+    assert_eq!(b.state("c1")["status"], "running");
+    wait_until("progress after resume", || count() > frozen);
+    // The exec ran once the container thawed.
+    let status = ignoring.wait().unwrap();
+    assert!(status.success());
+    assert!(!b.crust(&["resume", "c1"]).status.success());
+    // A paused container can be deleted with --force: it is thawed first.
+    ok(&b.crust(&["pause", "c1"]));
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    assert!(!alive(pid));
+}
+
+#[test]
+fn update_changes_limits_and_keeps_them() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    ok(&b.crust(&[
+        "update",
+        "--memory",
+        "32m",
+        "--pids-limit",
+        "20",
+        "--cpu-share",
+        "256",
+        "c1",
+    ]));
+    assert_eq!(
+        read(&b, "c1", "memory", "memory.limit_in_bytes", "memory.max"),
+        (32 << 20).to_string()
+    );
+    assert_eq!(read(&b, "c1", "pids", "pids.max", "pids.max"), "20");
+    let (_, v2) = dir_of(&b, "c1", "cpu").unwrap();
+    assert_eq!(
+        read(&b, "c1", "cpu", "cpu.shares", "cpu.weight"),
+        if v2 { "10" } else { "256" }
+    );
+    // -r takes linux.resources JSON; fields it leaves out keep their values.
+    let file = b.dir.path().join("r.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 7}}"#).unwrap();
+    ok(&b.crust(&["update", "-r", file.to_str().unwrap(), "c1"]));
+    assert_eq!(read(&b, "c1", "pids", "pids.max", "pids.max"), "7");
+    assert_eq!(
+        read(&b, "c1", "memory", "memory.limit_in_bytes", "memory.max"),
+        (32 << 20).to_string()
+    );
+    // A value the kernel refuses names the field and the file.
+    let out = b.crust(&["update", "--cpuset-cpus", "99", "c1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("linux.resources.cpu.cpus") && last.contains("cpuset.cpus"),
+        "{err}"
+    );
+    // checkBeforeUpdate: no limit below what is in use.
+    std::fs::write(
+        &file,
+        r#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#,
+    )
+    .unwrap();
+    let out = b.crust(&["update", "-r", file.to_str().unwrap(), "c1"]);
+    assert!(
+        stderr(&out).contains("checkBeforeUpdate"),
+        "{}",
+        stderr(&out)
+    );
+    // The new pids limit works: the container cannot fork past 7.
+    let out = b.crust(&[
+        "exec",
+        "c1",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 20 ]; do sleep 100 & i=$((i+1)); done",
+    ]);
+    assert!(stderr(&out).contains("can't fork"), "{}", stderr(&out));
+    let procs = dir_of(&b, "c1", "pids").unwrap().0.join("cgroup.procs");
+    let count = std::fs::read_to_string(&procs).unwrap().lines().count();
+    assert!((6..=7).contains(&count), "{count}");
+    let unknown = b.crust(&["update", "--memory", "1m", "nope"]);
+    assert!(stderr(&unknown).contains("does not exist"));
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
+
+#[test]
+fn kill_all_ps_and_delete_reach_every_process_of_the_cgroup() {
+    // Without a pid namespace, processes outlive the init unless the
+    // runtime finds them by cgroup.
+    let mut b = Bundle::new("sleep 1001 & sleep 1002 & exec sleep 1000");
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "pid");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    common::wait_for_descendant(init, "sleep");
+    wait_until("both children", || common::descendants(init).len() == 2);
+    let children = common::descendants(init);
+    let ps = b.crust(&["ps", "--format", "json", "c1"]);
+    let mut listed: Vec<i64> = serde_json::from_slice(&ps.stdout).unwrap();
+    listed.sort();
+    let mut expected = children.clone();
+    expected.push(init);
+    expected.sort();
+    assert_eq!(listed, expected);
+    // Orphaned children (re-parented away from the init) are still found.
+    ok(&b.crust(&["kill", "--all", "c1", "KILL"]));
+    wait_until("every process to die", || {
+        !alive(init) && children.iter().all(|c| !alive(*c))
+    });
+    ok(&b.crust(&["delete", "c1"]));
+
+    ok(&b.crust(&["run", "-d", "c2"]));
+    let init = b.state("c2")["pid"].as_i64().unwrap();
+    wait_until("both children", || common::descendants(init).len() == 2);
+    let children = common::descendants(init);
+    ok(&b.crust(&["delete", "--force", "c2"]));
+    for c in children {
+        assert!(!alive(c), "{c} survived delete --force");
+    }
+}
+
+#[test]
+fn exec_joins_the_container_cgroup_or_a_sub_cgroup() {
+    let b = Bundle::new("exec sleep 1000");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    let of_init = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
+    let out = b.crust(&["exec", "c1", "cat", "/proc/self/cgroup"]);
+    assert_eq!(stdout(&out), of_init);
+    for d in all_dirs(&b, "c1") {
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        // A v1 cpuset takes no process until it has CPUs and memory nodes.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(sub.join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let out = b.crust(&["exec", "--cgroup", "sub", "c1", "cat", "/proc/self/cgroup"]);
+    ok(&out);
+    let seen = in_managed_hierarchies(&b, "c1", &stdout(&out));
+    assert_eq!(seen.len(), all_dirs(&b, "c1").len());
+    for (path, _) in seen {
+        assert!(path.ends_with("/sub"), "{path}");
+    }
+    let out = b.crust(&["exec", "--cgroup", "missing", "c1", "true"]);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    // delete removes sub-cgroups too.
+    let dirs = all_dirs(&b, "c1");
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    assert!(dirs.iter().all(|d| !d.exists()));
+}
+
+#[test]
+fn a_cgroup_namespace_is_rooted_at_the_container() {
+    let mut b = Bundle::new("cat /proc/self/cgroup");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    let text = b.output_of("c1");
+    for line in text.lines() {
+        assert!(line.ends_with(":/"), "{line} is not the namespace root");
+    }
+}
+
+#[test]
+fn a_value_the_kernel_rejects_names_the_field_and_leaves_nothing() {
+    let mut b = Bundle::new("true");
+    let name = format!("crust-reject-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    b.config["linux"]["resources"]["cpu"] = json!({"cpus": "99"});
+    b.assert_fails_cleanly(
+        &["create", "c1"],
+        &["linux.resources.cpu.cpus", "cpuset.cpus"],
+    );
+    for d in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        assert!(
+            !d.path().join(&name).exists(),
+            "cgroup left in {:?}",
+            d.path()
+        );
+    }
+    assert!(!Path::new("/sys/fs/cgroup").join(&name).exists());
+    let mut b = Bundle::new("true");
+    b.config["linux"]["resources"]["unified"] = json!({"../escape": "1"});
+    b.assert_fails_cleanly(&["create", "c1"], &["linux.resources.unified"]);
+}
+
+#[test]
+fn unified_and_hugetlb_where_the_host_has_them() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["unified"] = json!({"cgroup.max.descendants": "3"});
+    let has_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        || Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists();
+    let hugetlb = Path::new("/sys/fs/cgroup/hugetlb/cgroup.procs").exists()
+        || [
+            "/sys/fs/cgroup/cgroup.controllers",
+            "/sys/fs/cgroup/unified/cgroup.controllers",
+        ]
+        .iter()
+        .any(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .contains("hugetlb")
+        });
+    if hugetlb {
+        b.config["linux"]["resources"]["hugepageLimits"] =
+            json!([{"pageSize": "2MB", "limit": 4194304}]);
+    }
+    if !has_v2 {
+        b.assert_fails_cleanly(&["create", "c1"], &["linux.resources.unified"]);
+        return;
+    }
+    ok(&b.crust(&["run", "-d", "c1"]));
+    assert_eq!(read(&b, "c1", "", "", "cgroup.max.descendants"), "3");
+    if hugetlb {
+        assert_eq!(
+            read(
+                &b,
+                "c1",
+                "hugetlb",
+                "hugetlb.2MB.limit_in_bytes",
+                "hugetlb.2MB.max"
+            ),
+            "4194304"
+        );
+    }
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
