@@ -2,10 +2,11 @@
 # Installs what building, testing and benchmarking crust needs on a fresh
 # Debian machine: busybox-static (the rootfs of every test container), the
 # runtimes we compare against, libseccomp (linked by crust), podman's
-# default seccomp profile (a test loads it), and the tools the tests call.
+# default seccomp profile (a test loads it), the tools the tests call, and
+# QEMU with cpio for the pure cgroup v2 lane (scripts/cgroup2-vm.sh).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common)
+packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common qemu-system-x86 cpio)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

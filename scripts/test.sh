@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Runs every check and test of crust: formatting, clippy, unit tests and
-# the integration tests, which run real containers and need root.
+# the integration tests, which run real containers and need root; the
+# cgroup tests run on all three cgroup layouts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+# The cgroup tests again on the two layouts this host is not: pure v1 (the
+# unified mount hidden in a mount namespace of their own) and pure v2 (a
+# kernel booted under QEMU).
+if mountpoint -q /sys/fs/cgroup/unified; then
+    unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec cargo test --quiet --test cgroups'
+fi
+scripts/cgroup2-vm.sh

@@ -227,6 +227,7 @@ pub fn program(rules: &[Rule]) -> Vec<sys::bpf::Insn> {
                 }
             }
         }
+        let matches_everything = checks.is_empty();
         checks.push(insn(MOV64_K, 0, 0, 0, i32::from(rule.allow)));
         checks.push(insn(EXIT, 0, 0, 0, 0));
         let len = checks.len();
@@ -235,6 +236,11 @@ pub fn program(rules: &[Rule]) -> Vec<sys::bpf::Insn> {
             checks[j][2..4].copy_from_slice(&off.to_le_bytes());
         }
         prog.extend(checks);
+        // The verifier refuses unreachable instructions: nothing may follow
+        // a rule that decides every request.
+        if matches_everything {
+            return prog;
+        }
     }
     prog.push(insn(MOV64_K, 0, 0, 0, 1));
     prog.push(insn(EXIT, 0, 0, 0, 0));
@@ -301,6 +307,11 @@ mod tests {
         assert_eq!(lines[3], ("devices.allow", "c 1:3 rwm".to_string()));
         assert_eq!(lines[9], ("devices.allow", "c 136:* rwm".to_string()));
         let p = program(&r);
+        // The deny-all decides what no later rule does; nothing follows it.
+        assert_eq!(
+            &p[p.len() - 2..],
+            &[insn(MOV64_K, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]
+        );
         assert_eq!(run(&p, CHAR, READ.into(), 1, 3), 1, "null readable");
         assert_eq!(run(&p, CHAR, WRITE.into(), 136, 7), 1, "pts writable");
         assert_eq!(run(&p, CHAR, READ.into(), 1, 1), 0, "mem denied");

@@ -104,11 +104,25 @@ fn unimplemented_features_are_not_claimed() {
     for key in ["apparmor", "selinux", "intelRdt"] {
         assert_eq!(f["linux"][key]["enabled"], false, "{key}");
     }
-    assert!(f["linux"]["cgroup"]
-        .as_object()
-        .unwrap()
-        .values()
-        .all(|v| v == false));
+    assert_eq!(f["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(f["linux"]["cgroup"]["systemdUser"], false);
+}
+
+/// Both cgroup versions are claimed (tests/cgroups.rs runs on v1, hybrid
+/// and v2), and the layout crust found is this host's.
+#[test]
+fn the_cgroup_layout_is_this_hosts() {
+    let f = features();
+    assert_eq!(f["linux"]["cgroup"]["v1"], true);
+    assert_eq!(f["linux"]["cgroup"]["v2"], true);
+    let layout = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "v2"
+    } else if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        "hybrid"
+    } else {
+        "v1"
+    };
+    assert_eq!(f["annotations"]["org.crust.cgroup.layout"], layout);
 }
 
 #[test]

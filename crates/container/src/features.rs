@@ -23,7 +23,9 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": NAMESPACES,
             "capabilities": init::capability_names(),
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
+            // The cgroupfs driver on all three layouts (tests/cgroups.rs
+            // runs on each); no systemd driver.
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": init::seccomp::features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
@@ -36,7 +38,8 @@ pub fn features() -> Value {
             }
         },
         "annotations": {
-            "org.crust.version": env!("CARGO_PKG_VERSION")
+            "org.crust.version": env!("CARGO_PKG_VERSION"),
+            "org.crust.cgroup.layout": cgroups::Layout::probe().map_or("none", |l| l.name())
         }
     })
 }

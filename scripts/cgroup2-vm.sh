@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs crust's cgroup integration tests on a pure cgroup v2 host: Debian's
+# kernel booted under QEMU (software emulation: KVM is not usable here)
+# with cgroup_no_v1=all, from an initramfs holding busybox, crust, the test
+# binary and the libraries they link. Test output comes back on a second
+# serial port; the script exits with the tests' status.
+#
+#   scripts/cgroup2-vm.sh            build, boot, test
+#   KEEP=1 scripts/cgroup2-vm.sh     keep target/vm/ for a look afterwards
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=$repo/target/vm
+mkdir -p "$work"
+
+# The kernel, unpacked from its .deb once. Booting the uncompressed ELF
+# vmlinux saves seconds of decompression under emulation.
+if [ ! -f "$work/vmlinux" ]; then
+    pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+    rm -rf "$work/kernel" "$work"/*.deb
+    (cd "$work" && apt-get download -q "$pkg" 2>/dev/null >/dev/null)
+    dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
+    python3 - "$work"/kernel/boot/vmlinuz-* "$work/vmlinux" <<'PY'
+import lzma, sys
+data = open(sys.argv[1], "rb").read()
+start = data.find(b"\xfd7zXZ\x00")
+if start < 0:
+    sys.exit("no xz stream in " + sys.argv[1])
+open(sys.argv[2], "wb").write(lzma.LZMADecompressor().decompress(data[start:]))
+PY
+fi
+
+# The test binary and crust, at the same paths as here: both have them
+# compiled in (CARGO_BIN_EXE_crust, CARGO_TARGET_TMPDIR).
+test_bin=$(cargo test --test cgroups --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "cgroups" and m.get("executable"):
+        print(m["executable"])')
+crust=$repo/target/debug/crust
+[ -x "$test_bin" ] && [ -x "$crust" ] || { echo "cgroup2-vm: no test binary" >&2; exit 1; }
+
+root=$work/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,root}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+install_with_libs() {
+    mkdir -p "$root$(dirname "$1")"
+    objcopy --strip-debug "$1" "$root$1"
+    for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+install_with_libs "$crust"
+install_with_libs "$test_bin"
+cp scripts/vm/init scripts/vm/stage2 "$root/"
+cat > "$root/vm-env" <<ENV
+TEST_BIN=$test_bin
+TEST_CWD=$repo/crates/cli
+TARGET_TMPDIR=$repo/target/tmp
+ENV
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
+
+log=$work/tests.log
+: > "$log"
+echo "cgroup2-vm: booting $(basename "$work"/kernel/boot/vmlinuz-*) under QEMU (TCG)"
+start=$(date +%s)
+timeout 1200 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
+    -kernel "$work/vmlinux" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 rdinit=/init cgroup_no_v1=all panic=-1 quiet" \
+    -display none -no-reboot \
+    -serial "file:$work/kernel.log" -serial "file:$log" || true
+cat "$log"
+echo "cgroup2-vm: $(( $(date +%s) - start )) s in the VM"
+status=$(grep -ao 'crust-vm-exit=[0-9]*' "$log" | tail -1 | cut -d= -f2)
+if [ -z "$status" ]; then
+    echo "cgroup2-vm: the tests did not finish; kernel log:" >&2
+    tail -40 "$work/kernel.log" >&2
+    exit 1
+fi
+[ -n "${KEEP:-}" ] || rm -rf "$root" "$work/initramfs.cpio"
+exit "$status"
