@@ -104,31 +104,24 @@ impl Cgroup {
     /// from the top on v2). A directory that exists is reused only if no
     /// process is in it.
     pub fn create(&self) -> Result<()> {
+        let mut reused = None;
         for node in &self.nodes {
-            let top = node
-                .dir
-                .ancestors()
-                .find(|a| {
-                    sys::fs::path_is_on(a, sys::fs::FsType::Cgroup).unwrap_or(false)
-                        || sys::fs::path_is_on(a, sys::fs::FsType::Cgroup2).unwrap_or(false)
-                })
-                .map(Path::to_path_buf);
-            let mut chain: Vec<&Path> = node.dir.ancestors().collect();
-            chain.reverse();
-            for dir in chain {
-                if top
-                    .as_deref()
-                    .is_some_and(|t| !dir.starts_with(t) || dir == t)
-                {
-                    continue;
-                }
+            // The directories to make: the path's ancestors that do not
+            // exist yet, top first (at least the hierarchy's root exists).
+            let mut missing: Vec<&Path> =
+                node.dir.ancestors().take_while(|a| !a.exists()).collect();
+            missing.reverse();
+            if missing.is_empty() {
+                reused = Some(node.dir.as_path());
+            }
+            for dir in missing {
                 if node.version == Version::V2 {
                     enable_controllers(dir.parent().expect("below the mount"));
                 }
                 match std::fs::create_dir(dir) {
                     Ok(()) => {
-                        if node.controllers.iter().any(|c| c == "cpuset")
-                            && node.version == Version::V1
+                        if node.version == Version::V1
+                            && node.controllers.iter().any(|c| c == "cpuset")
                         {
                             inherit_cpuset(dir)?;
                         }
@@ -144,13 +137,11 @@ impl Cgroup {
                 }
             }
         }
-        if let Some(dir) = self.main_dir() {
-            if !procs_of(dir).is_empty() {
-                return Err(Error::invalid(
-                    "linux.cgroupsPath",
-                    format!("cgroup {dir:?} already has processes in it"),
-                ));
-            }
+        if let Some(dir) = reused.filter(|d| !procs_of(d).is_empty()) {
+            return Err(Error::invalid(
+                "linux.cgroupsPath",
+                format!("cgroup {dir:?} already has processes in it"),
+            ));
         }
         Ok(())
     }
@@ -209,15 +200,32 @@ impl Cgroup {
                     .v1("devices")
                     .map(|n| n.dir.clone())
                     .expect("v1 devices");
+                // One descriptor per file, one write per rule.
+                let mut open: Vec<(&str, std::fs::File)> = Vec::new();
                 for rule in rules {
                     let (file, line) = rule.v1_line();
                     let path = dir.join(file);
-                    write_file(&path, &line).map_err(|errno| Error::Rejected {
+                    let rejected = |errno| Error::Rejected {
                         field: "linux.resources.devices".into(),
-                        path,
+                        path: path.clone(),
                         value: line.clone(),
                         errno,
-                    })?;
+                    };
+                    if !open.iter().any(|(f, _)| *f == file) {
+                        let fd = rustix::fs::open(
+                            &path,
+                            OFlags::WRONLY | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        )
+                        .map_err(rejected)?;
+                        open.push((file, fd.into()));
+                    }
+                    let (_, f) = open
+                        .iter_mut()
+                        .find(|(f, _)| *f == file)
+                        .expect("opened above");
+                    f.write_all(line.as_bytes())
+                        .map_err(|e| rejected(Errno::from_io_error(&e).unwrap_or(Errno::IO)))?;
                 }
                 Ok(())
             }
@@ -320,6 +328,42 @@ impl Cgroup {
         pids
     }
 
+    /// Call `f` with every process of the cgroup while it is frozen (when
+    /// there is a freezer), so that none can fork a process `f` does not
+    /// see. Signals sent to frozen processes take effect once they thaw;
+    /// the cgroup is thawed afterwards unless it was paused before.
+    pub fn while_frozen<T>(&self, f: impl FnOnce(&[i32]) -> T) -> T {
+        let froze = self.freezer_state() == Some(false) && self.freeze().is_ok();
+        let result = f(&self.procs());
+        if froze {
+            if let Err(e) = self.thaw() {
+                log::warn!("thaw after signalling: {e}");
+            }
+        }
+        result
+    }
+
+    /// SIGKILL every process: through `cgroup.kill` where the kernel has it
+    /// (v2, atomic), else while frozen. A paused cgroup is thawed so that
+    /// its processes can die.
+    pub fn kill_all(&self) {
+        if let Some(node) = self.unified() {
+            if write_file(&node.dir.join("cgroup.kill"), "1").is_ok() {
+                return;
+            }
+        }
+        self.while_frozen(|pids| {
+            for pid in pids {
+                if let Some(pid) = rustix::process::Pid::from_raw(*pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+        });
+        if self.freezer_state() == Some(true) {
+            let _ = self.thaw();
+        }
+    }
+
     /// SIGKILL whatever is left and remove every directory (sub-cgroups
     /// first), waiting a bounded time for the processes to go.
     pub fn destroy(&self) -> Result<()> {
@@ -335,17 +379,7 @@ impl Cgroup {
                     format!("processes {left:?} are still in {:?}", self.main_dir()),
                 ));
             }
-            if self.freezer_state() != Some(true) {
-                for pid in &left {
-                    let _ = rustix::process::kill_process(
-                        rustix::process::Pid::from_raw(*pid).expect("positive"),
-                        rustix::process::Signal::KILL,
-                    );
-                }
-            } else {
-                // A frozen process cannot die: thaw it first.
-                self.thaw()?;
-            }
+            self.kill_all();
             std::thread::sleep(Duration::from_millis(5));
         }
         for node in &self.nodes {

@@ -37,10 +37,18 @@ pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {
     procinfo::is_alive(pid, state.init_start_time).then_some(fd)
 }
 
-/// Every process of the container but its init.
+/// Every process of the container but its init: with a cgroup, while it
+/// is frozen, so that nothing forks past the signal.
 fn signal_namespace(state: &State, signal: i32) {
+    match &state.cgroup {
+        Some(cgroup) => cgroup.while_frozen(|pids| signal_each(state, pids, signal)),
+        None => signal_each(state, &state.pids(), signal),
+    }
+}
+
+fn signal_each(state: &State, pids: &[i32], signal: i32) {
     let init = state.pid.unwrap_or(0);
-    for pid in state.pids().into_iter().filter(|p| *p != init) {
+    for &pid in pids.iter().filter(|p| **p != init) {
         let Some(fd) = Pid::from_raw(pid)
             .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
         else {
