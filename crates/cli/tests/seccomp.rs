@@ -244,3 +244,64 @@ fn podmans_default_profile_blocks_and_allows() {
         "without the filter the call works"
     );
 }
+
+/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV reaches the kernel (crust loads
+/// the program itself, whatever libseccomp knows): once the agent has
+/// received the notification, a signal the process handles no longer
+/// interrupts the call, which goes back to sleep killable ('D'); without
+/// the flag the call is interrupted (cd fails and the shell exits).
+/// The agent is a few lines of Python that receives
+/// (SECCOMP_IOCTL_NOTIF_RECV) and never answers.
+#[test]
+fn wait_killable_recv_makes_the_notified_wait_killable() {
+    use std::os::fd::AsRawFd;
+    for (flags, expected) in [
+        (json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]), true),
+        (json!([]), false),
+    ] {
+        let mut b = Bundle::new("unused");
+        b.config["process"]["args"] =
+            json!(["sh", "-c", "trap 'echo usr1' USR1; cd /tmp; echo after"]);
+        let socket = b.dir.path().join("agent.sock");
+        b.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": socket,
+            "flags": flags,
+            "syscalls": [{"names": ["chdir"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+        let agent = agent(&socket);
+        let out = b.crust(&["create", "c1"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (_, listener) = agent.join().unwrap();
+        // The descriptor came without close-on-exec: python inherits it.
+        let mut receiver = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import fcntl, sys, time\nfcntl.ioctl(int(sys.argv[1]), 0xC0502100, bytearray(80))\nprint('received', flush=True)\ntime.sleep(60)")
+            .arg(listener.as_raw_fd().to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(listener);
+        assert!(b.crust(&["start", "c1"]).status.success());
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(receiver.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "received");
+        let pid = b.state("c1")["pid"].as_i64().unwrap();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
+            rustix::process::Signal::USR1,
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = stat[stat.rfind(')').unwrap() + 2..].chars().next().unwrap();
+        assert_eq!(state == 'D', expected, "flags {flags}: state {state}");
+        receiver.kill().unwrap();
+        receiver.wait().unwrap();
+        assert!(b.crust(&["delete", "--force", "c1"]).status.success());
+    }
+}

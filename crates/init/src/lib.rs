@@ -424,9 +424,7 @@ pub(crate) fn become_process(
 /// Load `f`; if it notifies an agent, pass the notification descriptor to
 /// the parent, which forwards it to `linux.seccomp.listenerPath`.
 fn load_filter(f: &seccomp::Filter, channel: &Channel) -> Result<(), InitError> {
-    f.load()?;
-    if f.notify {
-        let fd = f.notify_fd()?;
+    if let Some(fd) = f.load()? {
         channel
             .send_with_fd(
                 &Message::SeccompListener,

@@ -19,7 +19,7 @@ use oci_spec::runtime::{
 use crate::error::InitError;
 
 /// What `features` reports: the actions, operators and flags this module
-/// maps (WAIT_KILLABLE_RECV, which needs libseccomp 2.6, is left out), and
+/// maps, and
 /// the architectures a filter on this build's byte order can hold.
 pub fn features() -> serde_json::Value {
     let actions = [
@@ -71,6 +71,7 @@ pub fn features() -> serde_json::Value {
         "SECCOMP_FILTER_FLAG_LOG",
         "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
         "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
     ];
     serde_json::json!({
         "enabled": true,
@@ -82,11 +83,16 @@ pub fn features() -> serde_json::Value {
     })
 }
 
-/// A compiled filter, ready to load.
+/// A compiled filter, ready to load. libseccomp compiles it; crust loads
+/// the exported program itself, so that every flag of the config reaches
+/// the kernel whatever the linked libseccomp supports.
 pub(crate) struct Filter {
     ctx: ScmpFilterContext,
     /// Some rule notifies a user-space agent.
     pub notify: bool,
+    /// `SECCOMP_FILTER_FLAG_*` for seccomp(2).
+    flags: u32,
+    no_new_privs: bool,
 }
 
 /// Whether `s` uses SCMP_ACT_NOTIFY anywhere.
@@ -186,33 +192,34 @@ pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, In
             )
         })?;
     }
-    for (i, flag) in s.flags().iter().flatten().enumerate() {
-        match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(|_| ()),
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(|_| ()),
+    let notify = uses_notify(s);
+    let mut flags = if notify {
+        sys::seccomp::FLAG_NEW_LISTENER
+    } else {
+        0
+    };
+    for flag in s.flags().iter().flatten() {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => sys::seccomp::FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => sys::seccomp::FLAG_SPEC_ALLOW,
             // One thread: synchronizing threads has nothing to do.
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => Ok(()),
-            // Meaningful only with SCMP_ACT_NOTIFY, which crust lacks yet.
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
-                return Err(invalid(
-                    format!("linux.seccomp.flags[{i}]"),
-                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by crust yet",
-                ))
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
+            // The kernel takes it only with a listener: without one, no
+            // notification is ever received, killable or not.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {
+                sys::seccomp::FLAG_WAIT_KILLABLE_RECV
             }
-        }
-        .map_err(|e| {
-            invalid(
-                format!("linux.seccomp.flags[{i}]"),
-                format!("{}: {e}", spelled(flag)),
-            )
-        })?;
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+        };
     }
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
     }
     Ok(Filter {
         ctx,
-        notify: uses_notify(s),
+        notify,
+        flags,
+        no_new_privs,
     })
 }
 
@@ -261,24 +268,44 @@ fn add_rule(
 }
 
 impl Filter {
-    /// The user-notification descriptor of the loaded filter.
-    pub(crate) fn notify_fd(&self) -> Result<std::os::fd::OwnedFd, InitError> {
-        let raw = self
-            .ctx
-            .get_notify_fd()
-            .map_err(lib_error("get the notification fd"))?;
-        sys::fd::dup_borrowed(raw).map_err(|e| InitError::Process {
-            op: "dup the seccomp notification fd".into(),
-            errno: e.into(),
-        })
+    /// Install the filter on this process; with a notifying rule, the
+    /// user-notification descriptor.
+    pub(crate) fn load(&self) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
+        let failed = |op: &str| {
+            let op = format!("linux.seccomp: {op}");
+            move |e: rustix::io::Errno| InitError::Process {
+                op,
+                errno: e.into(),
+            }
+        };
+        let program = self.program()?;
+        if self.no_new_privs {
+            rustix::thread::set_no_new_privs(true).map_err(failed("set no_new_privs"))?;
+        }
+        sys::seccomp::set_mode_filter(&program, self.flags).map_err(failed("load the filter"))
     }
 
-    /// Install the filter on this process.
-    pub(crate) fn load(&self) -> Result<(), InitError> {
-        self.ctx.load().map_err(|e| InitError::Config {
-            field: "linux.seccomp".into(),
-            detail: format!("load the filter: {e}"),
-        })
+    /// The compiled program, exported by libseccomp into a memfd.
+    fn program(&self) -> Result<Vec<u8>, InitError> {
+        let failed = |op: &str| {
+            let op = format!("linux.seccomp: {op}");
+            move |e: rustix::io::Errno| InitError::Process {
+                op,
+                errno: e.into(),
+            }
+        };
+        let memfd = rustix::fs::memfd_create("seccomp", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(failed("memfd_create for the filter"))?;
+        self.ctx
+            .export_bpf(&memfd)
+            .map_err(lib_error("export the filter"))?;
+        let len = rustix::fs::fstat(&memfd)
+            .map_err(failed("stat the filter"))?
+            .st_size;
+        let mut program = vec![0u8; usize::try_from(len).unwrap_or(0)];
+        let n = rustix::io::pread(&memfd, &mut program, 0).map_err(failed("read the filter"))?;
+        program.truncate(n);
+        Ok(program)
     }
 }
 

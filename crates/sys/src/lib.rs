@@ -14,4 +14,5 @@ pub mod keyring;
 pub mod mount;
 pub mod ns;
 pub mod sched;
+pub mod seccomp;
 pub mod signal;
