@@ -16,7 +16,7 @@ const SECCOMP_SET_MODE_FILTER: libc::c_uint = 1;
 /// the calling thread. With `FLAG_NEW_LISTENER` the kernel returns the
 /// user-notification descriptor.
 pub fn set_mode_filter(program: &[u8], flags: u32) -> Result<Option<OwnedFd>, Errno> {
-    if program.len() % 8 != 0 {
+    if !program.len().is_multiple_of(8) {
         return Err(Errno::INVAL);
     }
     let len = u16::try_from(program.len() / 8).map_err(|_| Errno::TOOBIG)?;
