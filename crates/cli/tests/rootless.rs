@@ -171,3 +171,106 @@ fn subordinate_ids_are_mapped_through_the_helpers() {
         "{text}"
     );
 }
+
+/// Without a cgroup it may write, an unprivileged crust runs the container
+/// without one (as runc does), but refuses limits it cannot apply.
+#[test]
+fn limits_without_a_delegated_cgroup_are_refused() {
+    let r = Rootless::new("true", |c, _, _| {
+        c["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    });
+    let out = r.as_user(&["run", "c1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("create cgroup") && last.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(!r.runtime_dir().join("crust/c1").exists());
+}
+
+/// The cgroup directories a delegation gives `uid`: one per hierarchy the
+/// test runs in, chowned with the files in it.
+fn delegate(name: &str, uid: u32, gid: u32) -> Vec<std::path::PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut mounts: Vec<std::path::PathBuf> = own
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(1).filter(|c| !c.is_empty()))
+        .map(|c| Path::new("/sys/fs/cgroup").join(c.replace("name=", "")))
+        .filter(|p| p.exists())
+        .collect();
+    for v2 in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+        if Path::new(v2).join("cgroup.controllers").exists() {
+            mounts.push(v2.into());
+            break;
+        }
+    }
+    mounts
+        .into_iter()
+        .map(|m| {
+            let d = m.join(name);
+            std::fs::create_dir(&d).unwrap();
+            std::os::unix::fs::chown(&d, Some(uid), Some(gid)).unwrap();
+            for f in std::fs::read_dir(&d).unwrap().flatten() {
+                std::os::unix::fs::chown(f.path(), Some(uid), Some(gid)).unwrap();
+            }
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(m.join(f)) {
+                    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                        let _ = std::fs::write(d.join(f), v.trim());
+                    }
+                }
+            }
+            d
+        })
+        .collect()
+}
+
+/// With a delegated cgroup (crust started inside a subtree the user owns),
+/// the container gets its cgroup there, with its limits.
+#[test]
+fn a_delegated_cgroup_is_used() {
+    let r = Rootless::new("exec sleep 1000", |c, _, _| {
+        c["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    });
+    let name = format!("crust-delegated-{}", std::process::id());
+    let dirs = delegate(&name, r.uid, r.gid);
+    // As root: move this shell into the delegated cgroups, then become the
+    // user and run crust there (what systemd does for a user session).
+    let procs: Vec<String> = dirs
+        .iter()
+        .map(|d| d.join("cgroup.procs").display().to_string())
+        .collect();
+    let script = format!(
+        "for f in {}; do echo $$ > $f; done; exec setpriv --reuid={} --regid={} --clear-groups {} run -d c1",
+        procs.join(" "),
+        r.uid,
+        r.gid,
+        common::CRUST
+    );
+    let out = common::output_via_files(
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("XDG_RUNTIME_DIR", r.runtime_dir())
+            .current_dir(r.dir.path()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid = {
+        let state: Value = serde_json::from_slice(&r.as_user(&["state", "c1"]).stdout).unwrap();
+        state["pid"].as_i64().unwrap()
+    };
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("c1/cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), pid.to_string(), "{d:?}");
+        if let Ok(max) = std::fs::read_to_string(d.join("c1/pids.max")) {
+            assert_eq!(max.trim(), "10");
+        }
+    }
+    assert!(r.as_user(&["delete", "--force", "c1"]).status.success());
+    for d in dirs {
+        assert!(!d.join("c1").exists());
+        std::fs::remove_dir(d).unwrap();
+    }
+}
