@@ -196,7 +196,7 @@ fn delegate(name: &str, uid: u32, gid: u32) -> Vec<std::path::PathBuf> {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
     let mut mounts: Vec<std::path::PathBuf> = own
         .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(1).filter(|c| !c.is_empty()))
+        .filter_map(|l| l.split(':').nth(1).filter(|c| !c.is_empty()))
         .map(|c| Path::new("/sys/fs/cgroup").join(c.replace("name=", "")))
         .filter(|p| p.exists())
         .collect();
