@@ -227,6 +227,67 @@ fn delegate(name: &str, uid: u32, gid: u32) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// As root: move a shell into the delegated cgroups `dirs`, then become
+/// the user and run crust there (what systemd does for a user session).
+fn in_delegated(r: &Rootless, dirs: &[std::path::PathBuf], args: &[&str]) -> Output {
+    let procs: Vec<String> = dirs
+        .iter()
+        .map(|d| d.join("cgroup.procs").display().to_string())
+        .collect();
+    let script = format!(
+        "for f in {}; do echo $$ > $f; done; exec setpriv --reuid={} --regid={} --clear-groups {} {}",
+        procs.join(" "),
+        r.uid,
+        r.gid,
+        common::CRUST,
+        args.join(" ")
+    );
+    common::output_via_files(
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("XDG_RUNTIME_DIR", r.runtime_dir())
+            .current_dir(r.dir.path()),
+    )
+}
+
+/// CVE-2023-25809: without a cgroup namespace, a rootless container's
+/// /sys/fs/cgroup is a bind of its host cgroup directories, which its user
+/// owns when the cgroup is delegated. Mounted read-write (the config's
+/// cgroup mount here has no "ro"), the container could raise its own
+/// limits, as with runc before the fix; crust makes that mount read-only.
+#[test]
+fn cve_2023_25809_a_rootless_container_cannot_write_its_cgroup() {
+    let r = Rootless::new(
+        "for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do \
+         [ -e $f ] && { echo 1000 > $f && echo WROTE $f; }; done; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        |c, _, _| {
+            c["linux"]["resources"] = json!({"pids": {"limit": 10}});
+            for m in c["mounts"].as_array_mut().unwrap() {
+                if m["type"] == "cgroup" {
+                    m["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+                }
+            }
+        },
+    );
+    let name = format!("crust-cve-2023-25809-{}", std::process::id());
+    let dirs = delegate(&name, r.uid, r.gid);
+    let out = in_delegated(&r, &dirs, &["run", "c1"]);
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d.join("c1"));
+        std::fs::remove_dir(d).unwrap();
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("WROTE"), "{text}");
+    assert_eq!(text.trim(), "10", "{text}");
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// With a delegated cgroup (crust started inside a subtree the user owns),
 /// the container gets its cgroup there, with its limits.
 #[test]
@@ -236,26 +297,7 @@ fn a_delegated_cgroup_is_used() {
     });
     let name = format!("crust-delegated-{}", std::process::id());
     let dirs = delegate(&name, r.uid, r.gid);
-    // As root: move this shell into the delegated cgroups, then become the
-    // user and run crust there (what systemd does for a user session).
-    let procs: Vec<String> = dirs
-        .iter()
-        .map(|d| d.join("cgroup.procs").display().to_string())
-        .collect();
-    let script = format!(
-        "for f in {}; do echo $$ > $f; done; exec setpriv --reuid={} --regid={} --clear-groups {} run -d c1",
-        procs.join(" "),
-        r.uid,
-        r.gid,
-        common::CRUST
-    );
-    let out = common::output_via_files(
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .env("XDG_RUNTIME_DIR", r.runtime_dir())
-            .current_dir(r.dir.path()),
-    );
+    let out = in_delegated(&r, &dirs, &["run", "-d", "c1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let pid = {
         let state: Value = serde_json::from_slice(&r.as_user(&["state", "c1"]).stdout).unwrap();

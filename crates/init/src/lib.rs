@@ -7,6 +7,7 @@
 
 mod caps;
 mod console;
+mod dmz;
 pub mod error;
 pub mod exec;
 pub mod hooks;
@@ -196,6 +197,8 @@ fn hook_state<'a>(init: &'a Init<'_>, status: &'a str) -> hooks::HookState<'a> {
 /// and the program to execute.
 pub(crate) struct Launch {
     exe: process::Executable,
+    /// The exec trampoline (`dmz`), when the program runs through it.
+    dmz: Option<OwnedFd>,
     filter: Option<seccomp::Filter>,
     /// `execCPUAffinity.final`.
     final_cpus: Option<String>,
@@ -220,7 +223,10 @@ fn launch(l: &Launch, sigmask: &sys::signal::SigMask) -> InitError {
             errno: e.into(),
         };
     }
-    let errno = sys::exec::execve(&l.exe.path, &l.exe.args, &l.exe.env);
+    let errno = match &l.dmz {
+        Some(dmz) => dmz::exec(dmz, &l.exe),
+        None => sys::exec::execve(&l.exe.path, &l.exe.args, &l.exe.env),
+    };
     InitError::Exec {
         path: std::path::PathBuf::from(l.exe.path.to_string_lossy().to_string()),
         errno: errno.into(),
@@ -367,6 +373,8 @@ pub(crate) fn become_process(
     preserve_fds: u32,
     channel: &Channel,
 ) -> Result<Launch, InitError> {
+    // Before any filter is loaded: memfd_create may not be allowed by it.
+    let dmz = dmz::prepare(seccomp)?;
     let affinity = proc.exec_cpu_affinity().as_ref();
     if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
         scheduling::set_affinity(cpus, "process.execCPUAffinity.initial")?;
@@ -416,6 +424,7 @@ pub(crate) fn become_process(
     let final_cpus = affinity.and_then(|a| a.cpu_affinity_final().clone());
     Ok(Launch {
         exe,
+        dmz,
         filter,
         final_cpus,
     })

@@ -95,6 +95,28 @@ pub(crate) struct Filter {
     no_new_privs: bool,
 }
 
+/// Whether a process under `s` may call `execveat` whatever its
+/// arguments: no rule names it with conditions, and the rule that names it
+/// (or the default) allows it.
+pub fn allows_execveat(s: &LinuxSeccomp) -> bool {
+    let allowing = |a| {
+        matches!(
+            a,
+            LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+        )
+    };
+    let mut action = s.default_action();
+    for rule in s.syscalls().iter().flatten() {
+        if rule.names().iter().any(|n| n == "execveat") {
+            if rule.args().as_ref().is_some_and(|a| !a.is_empty()) {
+                return false;
+            }
+            action = rule.action();
+        }
+    }
+    allowing(action)
+}
+
 /// Whether `s` uses SCMP_ACT_NOTIFY anywhere.
 pub fn uses_notify(s: &LinuxSeccomp) -> bool {
     s.default_action() == LinuxSeccompAction::ScmpActNotify
@@ -334,6 +356,25 @@ mod tests {
             ]
         }));
         compile(&s, true).unwrap();
+    }
+
+    #[test]
+    fn execveat_is_allowed_by_default_or_by_name_only() {
+        use serde_json::json;
+        let allow_all = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        assert!(allows_execveat(&seccomp(allow_all)));
+        let deny_all = json!({"defaultAction": "SCMP_ACT_ERRNO"});
+        assert!(!allows_execveat(&seccomp(deny_all)));
+        let listed = json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["execve", "execveat"], "action": "SCMP_ACT_ALLOW"}]});
+        assert!(allows_execveat(&seccomp(listed)));
+        let blocked = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]});
+        assert!(!allows_execveat(&seccomp(blocked)));
+        let conditional = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 4, "value": 4096, "op": "SCMP_CMP_EQ"}]}]});
+        assert!(!allows_execveat(&seccomp(conditional)));
     }
 
     #[test]

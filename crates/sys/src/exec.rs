@@ -1,6 +1,7 @@
-//! The last steps of a process: `execve(2)` and `_exit(2)`.
+//! The last steps of a process: `execve(2)`/`execveat(2)` and `_exit(2)`.
 
 use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use rustix::io::Errno;
 
@@ -11,6 +12,27 @@ pub fn execve(path: &CStr, args: &[CString], env: &[CString]) -> Errno {
     // SAFETY: `path` is a valid C string and `argv`/`envp` are arrays of
     // pointers to C strings that outlive the call, each ending in NULL.
     unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Execute the file open at `fd` (`execveat(fd, "", …, AT_EMPTY_PATH)`),
+/// whatever the mount namespace holds. Returns only on failure.
+pub fn execveat_fd(fd: BorrowedFd<'_>, args: &[CString], env: &[CString]) -> Errno {
+    let argv = null_terminated(args);
+    let envp = null_terminated(env);
+    // SAFETY: `fd` is an open descriptor, the path is the empty C string
+    // AT_EMPTY_PATH asks for, and `argv`/`envp` are arrays of pointers to C
+    // strings that outlive the call, each ending in NULL.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
     Errno::from_raw_os_error(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
 }
 

@@ -66,6 +66,22 @@ pub(super) fn mount(
     let pure_v2 = sys::fs::is_on(&host_root, sys::fs::FsType::Cgroup2)
         .map_err(|e| entry.error("statfs /sys/fs/cgroup", e))?;
     let cgroupns = rootfs.cgroupns;
+    // In a user namespace without a cgroup namespace of its own, the mount
+    // is a bind of the host's cgroup directories, which the container's
+    // user may own (a delegated cgroup): read-only whatever the config
+    // says, so the container cannot escape its limits (CVE-2023-25809).
+    let forced;
+    let opts = if rootfs.in_userns && !cgroupns {
+        let mut ro = opts.clone();
+        ro.attrs.set |= rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY;
+        ro.attrs
+            .clear
+            .remove(rustix::mount::MountAttrFlags::MOUNT_ATTR_RDONLY);
+        forced = ro;
+        &forced
+    } else {
+        opts
+    };
     let hierarchies = std::fs::read_to_string("/proc/self/cgroup")
         .map(|t| parse_proc_cgroup(&t))
         .map_err(|e| {
