@@ -252,3 +252,30 @@ fn cve_2025_52565_a_console_symlink_is_not_followed() {
         .file_type()
         .is_symlink());
 }
+
+/// The state root is the runtime's own: a container directory or a
+/// `state.json` that is a symlink (planted by whoever could write there)
+/// is never followed, so crust cannot be steered to another container's
+/// state or to a file of the attacker's choosing.
+#[test]
+fn state_symlinks_are_not_followed() {
+    let b = Bundle::new("exec sleep 1000");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    std::os::unix::fs::symlink(b.root.join("c1"), b.root.join("alias")).unwrap();
+    let out = b.crust(&["state", "alias"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is a symlink"), "{}", stderr(&out));
+    let decoy = b.dir.path().join("decoy.json");
+    std::fs::copy(b.root.join("c1/state.json"), &decoy).unwrap();
+    std::fs::remove_file(b.root.join("c1/state.json")).unwrap();
+    std::os::unix::fs::symlink(&decoy, b.root.join("c1/state.json")).unwrap();
+    let out = b.crust(&["state", "c1"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("symlink"), "{}", stderr(&out));
+    // Cleaning up still works: the state is unreadable, delete --force
+    // removes the directory (the init is killed through its cgroup below).
+    std::fs::remove_file(b.root.join("c1/state.json")).unwrap();
+    std::fs::copy(&decoy, b.root.join("c1/state.json")).unwrap();
+    std::fs::remove_file(b.root.join("alias")).unwrap();
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}

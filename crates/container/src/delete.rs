@@ -24,7 +24,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Ok(s) => s,
         // A directory with no readable state is what an interrupted create
         // leaves; --force clears it.
-        Err(Error::CorruptState { .. }) if force => return dir.remove(),
+        Err(Error::CorruptState { .. } | Error::Symlink { .. }) if force => return dir.remove(),
         Err(e) => return Err(e),
     };
     match dir.status(&state) {

@@ -77,6 +77,8 @@ pub enum Error {
     NoCgroup { id: String },
     #[error("cgroup: {0}")]
     Cgroup(#[from] cgroups::Error),
+    #[error("{path:?} is a symlink, which crust does not follow in its state directory")]
+    Symlink { path: PathBuf },
     #[error("state of container {id:?} in {path:?} is unreadable: {detail}")]
     CorruptState {
         id: String,

@@ -137,6 +137,7 @@ impl StateDir {
             .open(&path)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Error::NotFound(id.into()),
+                _ if path.is_symlink() => Error::Symlink { path: path.clone() },
                 _ => Error::io("open state directory", &path)(e),
             })?;
         Ok(StateDir {
@@ -174,20 +175,39 @@ impl StateDir {
         self.path.join(EXEC_FIFO)
     }
 
+    /// Read `state.json` through the directory descriptor held since
+    /// `open`, never following a symlink there.
     pub fn load(&self) -> Result<State> {
+        use std::io::Read;
         let file = self.path.join(STATE_FILE);
-        let text = std::fs::read(&file).map_err(|e| match e.kind() {
+        let opened = rustix::fs::openat(
+            &self.dir,
+            STATE_FILE,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOFOLLOW,
+            rustix::fs::Mode::empty(),
+        );
+        let fd = match opened {
+            Ok(fd) => fd,
             // Gone with its directory: deleted meanwhile.
-            std::io::ErrorKind::NotFound if !self.path.exists() => Error::NotFound(self.id.clone()),
+            Err(rustix::io::Errno::NOENT) if !self.path.exists() => {
+                return Err(Error::NotFound(self.id.clone()))
+            }
             // A directory without state is one whose create is under way
             // or was interrupted before its first write.
-            std::io::ErrorKind::NotFound => Error::CorruptState {
-                id: self.id.clone(),
-                path: file.clone(),
-                detail: "no state file".into(),
-            },
-            _ => Error::io("read", &file)(e),
-        })?;
+            Err(rustix::io::Errno::NOENT) => {
+                return Err(Error::CorruptState {
+                    id: self.id.clone(),
+                    path: file,
+                    detail: "no state file".into(),
+                })
+            }
+            Err(rustix::io::Errno::LOOP) => return Err(Error::Symlink { path: file }),
+            Err(e) => return Err(Error::sys(format!("open {file:?}"))(e)),
+        };
+        let mut text = Vec::new();
+        std::fs::File::from(fd)
+            .read_to_end(&mut text)
+            .map_err(Error::io("read", &file))?;
         serde_json::from_slice(&text).map_err(|e| Error::CorruptState {
             id: self.id.clone(),
             path: file,
