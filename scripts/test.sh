@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of crust: formatting, clippy, unit tests and
 # the integration tests, which run real containers and need root; the
-# cgroup tests run on all three cgroup layouts.
+# cgroup tests run on all three cgroup layouts; then a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,3 +15,5 @@ if mountpoint -q /sys/fs/cgroup/unified; then
     unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec cargo test --quiet --test cgroups'
 fi
 scripts/cgroup2-vm.sh
+# The parsers under libFuzzer, briefly (scripts/fuzz.sh 3600 for a long run).
+scripts/fuzz.sh 20

@@ -30,6 +30,7 @@ use rustix::fs::Mode;
 
 pub use caps::all as capability_names;
 pub use error::InitError;
+pub use mount_options::parse as parse_mount_options;
 pub use mount_options::recognized as recognized_mount_options;
 pub use namespaces::Join;
 
