@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/compare.sh [RUNS]: crust, runc and crun side by side in one run.
 #
-# Measures `run` of /bin/true and a create+start+delete cycle with
-# hyperfine (medians, min/max, and each runtime's ratio to crun), and the
-# peak RSS of one `run` with /usr/bin/time. Every runtime gets the config
-# `runc spec` writes (terminal off, args /bin/true) and the same busybox
-# rootfs.
+# Measures, with hyperfine (medians, min/max, and each runtime's ratio to
+# crun): `run` of /bin/true, a create+start+delete cycle, and `exec` of
+# /bin/true into a running container; the peak RSS of one `run` with
+# /usr/bin/time; whether a container limited to 4 MiB of memory starts;
+# and the stripped binary sizes. Every runtime gets the config `runc spec`
+# writes (terminal off, args /bin/true) and the same busybox rootfs.
 #
 # crun 1.8.1 refuses this machine's hybrid cgroup layout, so the whole
 # benchmark runs inside `unshare -m` with /sys/fs/cgroup/unified unmounted:
@@ -24,28 +25,62 @@ mount --make-rprivate /
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 
 work=$(mktemp -d /tmp/crust-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-bundle=$work/bundle
-scripts/make-rootfs.sh "$bundle/rootfs"
-(cd "$bundle" && runc spec)
-sed -i 's/"terminal": true/"terminal": false/; s|^\t\t\t"sh"$|\t\t\t"/bin/true"|' "$bundle/config.json"
-
-crust=$PWD/target/release/crust
+crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
 declare -A bin=([crust]=$crust [runc]=$(command -v runc) [crun]=$(command -v crun))
 names=(crust runc crun)
+cleanup() {
+    for n in "${names[@]}"; do
+        "${bin[$n]}" --root "$work/root-$n" delete --force bench-exec >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
-run_args=() cycle_args=()
+# spec_variant DIR ARGS_JSON [MEMORY_LIMIT]: a bundle with runc's config.
+spec_variant() {
+    scripts/make-rootfs.sh "$1/rootfs"
+    (cd "$1" && runc spec)
+    python3 - "$1/config.json" "$2" "${3:-}" <<'PY'
+import json, sys
+path, args, limit = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+c = json.load(open(path))
+c["process"]["terminal"] = False
+c["process"]["args"] = args
+if limit:
+    c["linux"]["resources"]["memory"] = {"limit": int(limit), "swap": int(limit)}
+json.dump(c, open(path, "w"))
+PY
+}
+bundle=$work/bundle
+spec_variant "$bundle" '["/bin/true"]'
+sleeper=$work/sleeper
+spec_variant "$sleeper" '["sleep", "100000"]'
+small=$work/small
+spec_variant "$small" '["/bin/true"]' $((4 * 1024 * 1024))
+
+run_args=() cycle_args=() exec_args=()
 for n in "${names[@]}"; do
     mkdir -p "$work/root-$n"
+    "${bin[$n]}" --root "$work/root-$n" run -d --bundle "$sleeper" bench-exec >/dev/null
     run_args+=(-n "$n" "${bin[$n]} --root $work/root-$n run --bundle $bundle bench-run")
     cycle_args+=(-n "$n" "bench/cycle.sh ${bin[$n]} $work/root-$n $bundle bench-cycle")
+    exec_args+=(-n "$n" "${bin[$n]} --root $work/root-$n exec bench-exec /bin/true")
 done
 
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" "${run_args[@]}" >/dev/null
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/cycle.json" "${cycle_args[@]}" >/dev/null
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/exec.json" "${exec_args[@]}" >/dev/null
 
 for n in "${names[@]}"; do
     /usr/bin/time -f %M -o "$work/rss-$n" "${bin[$n]}" --root "$work/root-$n" run --bundle "$bundle" bench-rss >/dev/null
+    if "${bin[$n]}" --root "$work/root-$n" run --bundle "$small" bench-small >"$work/small-$n.log" 2>&1; then
+        echo yes >"$work/small-$n"
+    else
+        echo "no ($(tail -1 "$work/small-$n.log" | cut -c1-80))" >"$work/small-$n"
+        "${bin[$n]}" --root "$work/root-$n" delete --force bench-small >/dev/null 2>&1 || true
+    fi
+    # Stripped, as a distribution ships it.
+    strip -o "$work/stripped-$n" "${bin[$n]}"
 done
 
 python3 - "$work" "$runs" "${names[@]}" <<'PY' | tee bench/results.md
@@ -57,18 +92,18 @@ print(f"Measured {subprocess.run(['date', '-u', '+%Y-%m-%d'], capture_output=Tru
       f"on {os.cpu_count()} cores, {runs} runs each, inside `unshare -m` with the unified cgroup mount hidden.\n")
 print("| benchmark | runtime | median | min | max | ratio to crun |")
 print("|---|---|---|---|---|---|")
-for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.json")]:
+for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.json"),
+                 ("exec /bin/true", "exec.json")]:
     res = load(f)
     base = res["crun"]["median"]
     for n in names:
         r = res[n]
         print(f"| {title} | {n} | {r['median']*1000:.2f} ms | {r['min']*1000:.2f} ms | {r['max']*1000:.2f} ms | {r['median']/base:.2f}x |")
-print("\n| runtime | peak RSS of `run` | binary size |")
-print("|---|---|---|")
+print("\n| runtime | peak RSS of `run` | starts with a 4 MiB memory limit | binary size (stripped) |")
+print("|---|---|---|---|")
 for n in names:
     rss = int(open(os.path.join(work, f"rss-{n}")).read().split()[-1])
-    path = subprocess.run(["sh", "-c", f"command -v {n} || true"], capture_output=True, text=True).stdout.strip()
-    if n == "crust":
-        path = os.path.join(os.getcwd(), "target/release/crust")
-    print(f"| {n} | {rss/1024:.1f} MiB | {os.path.getsize(path)/1024/1024:.1f} MiB |")
+    small = open(os.path.join(work, f"small-{n}")).read().strip()
+    size = os.path.getsize(os.path.join(work, f"stripped-{n}"))
+    print(f"| {n} | {rss/1024:.1f} MiB | {small} | {size/1024/1024:.1f} MiB |")
 PY

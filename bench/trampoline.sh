@@ -21,7 +21,7 @@ umount /sys/fs/cgroup/unified 2>/dev/null || true
 
 work=$(mktemp -d /tmp/crust-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-crust=$PWD/target/release/crust
+crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
 for variant in with without; do
     bundle=$work/$variant
     scripts/make-rootfs.sh "$bundle/rootfs"

@@ -38,7 +38,7 @@ for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "cgroups" and m.get("executable"):
         print(m["executable"])')
-crust=$repo/target/debug/crust
+crust=$repo/target/x86_64-unknown-linux-gnu/debug/crust
 [ -x "$test_bin" ] && [ -x "$crust" ] || { echo "cgroup2-vm: no test binary" >&2; exit 1; }
 
 root=$work/initramfs

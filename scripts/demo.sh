@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release --quiet
-crust=$PWD/target/release/crust
+crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
 rm -rf demo && mkdir -p demo
 scripts/make-rootfs.sh demo/rootfs
 cd demo

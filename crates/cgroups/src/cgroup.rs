@@ -106,35 +106,15 @@ impl Cgroup {
     pub fn create(&self) -> Result<()> {
         let mut reused = None;
         for node in &self.nodes {
-            // The directories to make: the path's ancestors that do not
-            // exist yet, top first (at least the hierarchy's root exists).
-            let mut missing: Vec<&Path> =
-                node.dir.ancestors().take_while(|a| !a.exists()).collect();
-            missing.reverse();
-            if missing.is_empty() {
-                reused = Some(node.dir.as_path());
-            }
-            for dir in missing {
-                if node.version == Version::V2 {
-                    enable_controllers(dir.parent().expect("below the mount"));
+            // Usually only the leaf is missing: try it first, and walk up
+            // for missing parents only when the kernel says so.
+            match std::fs::create_dir(&node.dir) {
+                Ok(()) => self.prepare_new(node, &node.dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    reused = Some(node.dir.as_path());
                 }
-                match std::fs::create_dir(dir) {
-                    Ok(()) => {
-                        if node.version == Version::V1
-                            && node.controllers.iter().any(|c| c == "cpuset")
-                        {
-                            inherit_cpuset(dir)?;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => {
-                        return Err(Error::Io {
-                            op: "create cgroup".into(),
-                            path: dir.to_path_buf(),
-                            errno: Errno::from_io_error(&e).unwrap_or(Errno::IO),
-                        })
-                    }
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create_all(node)?,
+                Err(e) => return Err(create_error(&node.dir, &e)),
             }
         }
         if let Some(dir) = reused.filter(|d| !procs_of(d).is_empty()) {
@@ -144,6 +124,36 @@ impl Cgroup {
             ));
         }
         Ok(())
+    }
+
+    /// Make every missing directory down to `node.dir`, top first (at least
+    /// the hierarchy's root exists).
+    fn create_all(&self, node: &Node) -> Result<()> {
+        let mut missing: Vec<&Path> = node.dir.ancestors().take_while(|a| !a.exists()).collect();
+        missing.reverse();
+        for dir in missing {
+            match std::fs::create_dir(dir) {
+                Ok(()) => self.prepare_new(node, dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(create_error(dir, &e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// What a new directory needs before it can take a process: a v1
+    /// cpuset its parent's CPUs and memory nodes; on v2, the parent hands
+    /// its controllers down (done for the parent of each new directory, so
+    /// the leaf's own children, if the container makes any, decide theirs).
+    fn prepare_new(&self, node: &Node, dir: &Path) -> Result<()> {
+        match node.version {
+            Version::V1 if node.controllers.iter().any(|c| c == "cpuset") => inherit_cpuset(dir),
+            Version::V1 => Ok(()),
+            Version::V2 => {
+                enable_controllers(dir.parent().expect("below the mount"));
+                Ok(())
+            }
+        }
     }
 
     /// Write every setting of `resources` but devices.
@@ -367,9 +377,28 @@ impl Cgroup {
     /// SIGKILL whatever is left and remove every directory (sub-cgroups
     /// first), waiting a bounded time for the processes to go.
     pub fn destroy(&self) -> Result<()> {
+        // Usually the processes are gone and made no sub-cgroups: one
+        // rmdir a directory. The rest is for what is still busy.
+        let busy: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                !matches!(
+                    rustix::fs::unlinkat(rustix::fs::CWD, &n.dir, rustix::fs::AtFlags::REMOVEDIR),
+                    Ok(()) | Err(Errno::NOENT)
+                )
+            })
+            .collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
         let deadline = Instant::now() + EMPTY_TIMEOUT;
         loop {
-            let left = self.procs();
+            let left: Vec<i32> = busy
+                .iter()
+                .flat_map(|n| subtree(&n.dir))
+                .flat_map(|d| procs_of(&d))
+                .collect();
             if left.is_empty() {
                 break;
             }
@@ -382,7 +411,7 @@ impl Cgroup {
             self.kill_all();
             std::thread::sleep(Duration::from_millis(5));
         }
-        for node in &self.nodes {
+        for node in busy {
             let mut dirs = subtree(&node.dir);
             dirs.reverse();
             for d in dirs {
@@ -390,6 +419,14 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+}
+
+fn create_error(dir: &Path, e: &std::io::Error) -> Error {
+    Error::Io {
+        op: "create cgroup".into(),
+        path: dir.to_path_buf(),
+        errno: Errno::from_io_error(e).unwrap_or(Errno::IO),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct CreateOptions<'a> {
     pub console: ConsoleTarget,
     /// `create`, or `run --detach`: crust will not wait for the container.
     pub detached: bool,
+    /// `run`: this process starts the container itself (through a pipe,
+    /// without an exec fifo in the state directory).
+    pub starts_now: bool,
     pub sigmask: sys::signal::SigMask,
 }
 
@@ -41,6 +44,8 @@ pub struct Created {
     pub init: Spawned,
     /// The pty master, when crust itself holds the terminal.
     pub console: Option<OwnedFd>,
+    /// How this process releases the init, when it starts it itself.
+    pub gate: Option<OwnedFd>,
 }
 
 pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
@@ -75,11 +80,12 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     let dir = StateDir::create(opts.root, opts.id)?;
     phases.mark("state directory");
     match create_in(&dir, opts, &spec, &bundle, &rootfs, &target, &mut phases) {
-        Ok((state, init, console)) => Ok(Created {
+        Ok((state, init, console, gate)) => Ok(Created {
             dir,
             state,
             init,
             console,
+            gate,
         }),
         Err(e) => {
             if let Err(cleanup) = dir.remove() {
@@ -110,7 +116,7 @@ fn create_in(
     rootfs: &Path,
     console_target: &ConsoleTarget,
     phases: &mut crate::timing::Phases,
-) -> Result<(State, Spawned, Option<OwnedFd>)> {
+) -> Result<(State, Spawned, Option<OwnedFd>, Option<OwnedFd>)> {
     let mut state = State {
         oci_version: spec.version().clone(),
         id: opts.id.to_string(),
@@ -126,7 +132,13 @@ fn create_in(
     phases.mark("cgroup made and limited");
     let spawned = (|| {
         dir.save(&state)?;
-        let fifo = open_exec_fifo(dir)?;
+        let (init_end, gate) = if opts.starts_now {
+            let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(Error::sys("pipe"))?;
+            (read, Some(write))
+        } else {
+            (open_exec_fifo(dir)?, None)
+        };
         let (console_socket, our_end) = console::open(console_target)?;
         let spawn_opts = SpawnOptions {
             id: opts.id,
@@ -139,7 +151,7 @@ fn create_in(
             sigmask: opts.sigmask,
             cgroup: state.cgroup.as_ref(),
         };
-        let init = spawn::spawn(spec, fifo, spawn_opts, phases)?;
+        let init = spawn::spawn(spec, init_end, spawn_opts, phases)?;
         let pid = init.pid.as_raw_nonzero().get();
         state.pid = Some(pid);
         let recorded = crate::procinfo::start_time(pid).and_then(|t| {
@@ -152,7 +164,7 @@ fn create_in(
             .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
         phases.mark("state and pid file written");
         match finished {
-            Ok(master) => Ok((init, master)),
+            Ok(master) => Ok((init, master, gate)),
             Err(e) => {
                 spawn::kill_and_reap(&init.pidfd);
                 Err(e)
@@ -160,7 +172,7 @@ fn create_in(
         }
     })();
     match spawned {
-        Ok((init, master)) => Ok((state, init, master)),
+        Ok((init, master, gate)) => Ok((state, init, master, gate)),
         Err(e) => {
             if let Some(cgroup) = &state.cgroup {
                 if let Err(cleanup) = cgroup.destroy() {

@@ -44,7 +44,7 @@ pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use run::wait_forwarding_signals;
-pub use start::{poststart, release, start};
+pub use start::{poststart, release, release_created, start};
 pub use update::update;
 
 /// The runtime spec version crust implements.

@@ -49,7 +49,7 @@ pub struct Spawned {
 /// killed and reaped: nothing is left running.
 pub fn spawn(
     spec: &Spec,
-    start_fifo: OwnedFd,
+    start_gate: OwnedFd,
     opts: SpawnOptions<'_>,
     phases: &mut crate::timing::Phases,
 ) -> Result<Spawned> {
@@ -82,7 +82,8 @@ pub fn spawn(
                 rootfs: opts.rootfs,
                 bundle: opts.bundle,
                 channel: child,
-                start_fifo,
+                start_gate,
+                timed: log::log_enabled!(log::Level::Debug),
                 no_pivot: opts.no_pivot,
                 joins: plan.joins,
                 unshare: plan.unshare_in_child,
@@ -100,7 +101,7 @@ pub fn spawn(
     };
     drop(for_children);
     drop(child);
-    drop(start_fifo);
+    drop(start_gate);
     drop(opts.console_socket);
     let mut spawned = Spawned { pid, pidfd };
     phases.mark("clone3");
@@ -160,7 +161,12 @@ fn handshake(
                 let state = hook_state(spec, names, init.pid, "creating");
                 crate::seccomp_agent::forward(spec, fd, init.pid.as_raw_nonzero().get(), &state)?;
             }
-            (Message::Ready, _) => return Ok(()),
+            (Message::Ready { phases }, _) => {
+                for (phase, us) in phases {
+                    log::debug!("create phase (init) {phase}: {us}µs");
+                }
+                return Ok(());
+            }
             (Message::Failed(e), _) => return Err(Error::Init(e)),
             (Message::MapIds, _) => {
                 write_id_maps(spec, &init.pid.as_raw_nonzero().to_string())?;

@@ -43,6 +43,42 @@ pub fn poststart(state: &State) {
 /// and close-on-exec, so a reader opened here sees POLLHUP exactly when the
 /// init's descriptor closes, by `execve` or by its death.
 pub fn release(dir: &StateDir) -> Result<()> {
+    release_fifo(dir)
+}
+
+/// Release a container this process created: through its pipe when it
+/// made one (`run`), else through the exec fifo. The pipe works as the
+/// fifo does: the init holds the read end close-on-exec, so the write end
+/// polls POLLERR exactly when the init has called `execve` (or died).
+pub fn release_created(created: &crate::Created) -> Result<()> {
+    let Some(gate) = &created.gate else {
+        return release_fifo(&created.dir);
+    };
+    match rustix::io::write(gate, b"0") {
+        Ok(_) => {}
+        Err(rustix::io::Errno::PIPE) => {
+            return Err(Error::InitDied("it is no longer waiting to start".into()))
+        }
+        Err(e) => return Err(Error::sys("release the container")(e)),
+    }
+    wait_for_hangup(gate)
+}
+
+/// Wait, without a polling loop, until the other end of `fd` is closed.
+fn wait_for_hangup(fd: &std::os::fd::OwnedFd) -> Result<()> {
+    // No events asked: poll returns on POLLHUP/POLLERR alone, not on
+    // anything readable.
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys("wait for the container's execve")(e)),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
+fn release_fifo(dir: &StateDir) -> Result<()> {
     let path = dir.fifo_path();
     let open = |write: bool| {
         std::fs::OpenOptions::new()
@@ -62,14 +98,5 @@ pub fn release(dir: &StateDir) -> Result<()> {
         .map_err(Error::io("write exec fifo", &path))?;
     drop(writer);
     std::fs::remove_file(&path).map_err(Error::io("remove exec fifo", &path))?;
-    // No events asked: poll returns on POLLHUP alone, not on the byte
-    // still waiting to be read.
-    let mut fds = [PollFd::new(&watcher, PollFlags::empty())];
-    loop {
-        match rustix::event::poll(&mut fds, None) {
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(Error::sys("wait for the container's execve")(e)),
-            Ok(_) => return Ok(()),
-        }
-    }
+    wait_for_hangup(&watcher.into())
 }

@@ -21,6 +21,7 @@ pub mod protocol;
 mod rootfs;
 mod scheduling;
 pub mod seccomp;
+mod timeline;
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -56,8 +57,13 @@ pub struct Init<'a> {
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub channel: Channel,
-    /// The exec fifo, opened read-write: reading it blocks until `start`.
-    pub start_fifo: OwnedFd,
+    /// What the init waits on before `execve`: the exec fifo opened
+    /// read-write (`create`, released by `start`), or the read end of a
+    /// pipe (`run`, released by the same process). Reading blocks until
+    /// released.
+    pub start_gate: OwnedFd,
+    /// Time the setup phases (`--debug`).
+    pub timed: bool,
     pub no_pivot: bool,
     /// Namespaces to join by path, opened and type-checked by the parent.
     pub joins: Vec<Join>,
@@ -89,7 +95,7 @@ pub fn run(init: Init<'_>) -> ! {
     use std::os::fd::{AsFd, AsRawFd};
     let held: Vec<i32> = [
         init.channel.as_fd().as_raw_fd(),
-        init.start_fifo.as_raw_fd(),
+        init.start_gate.as_raw_fd(),
     ]
     .into_iter()
     .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
@@ -99,10 +105,13 @@ pub fn run(init: Init<'_>) -> ! {
     prepare_child(&held, init.preserve_fds, c"crust:[INIT]");
     match setup(&init) {
         Ok(exe) => {
-            if init.channel.send(&Message::Ready).is_err() {
+            let ready = Message::Ready {
+                phases: timeline::take(),
+            };
+            if init.channel.send(&ready).is_err() {
                 sys::exec::exit_now(1);
             }
-            if !wait_for_start(&init.start_fifo) {
+            if !wait_for_start(&init.start_gate) {
                 sys::exec::exit_now(1);
             }
             // `start` has returned: a failing startContainer hook can only
@@ -236,10 +245,14 @@ fn launch(l: &Launch, sigmask: &sys::signal::SigMask) -> InitError {
 
 fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     namespaces::expect_proceed(&init.channel)?;
+    if init.timed {
+        timeline::enable();
+    }
     // Nodes and directories get exactly the modes the config names.
     rustix::process::umask(Mode::empty());
     let in_userns = enter_namespaces(init)?;
     set_up_environment(init)?;
+    timeline::mark("namespaces, names, keyring");
     rootfs::prepare(
         &rootfs::RootfsConfig {
             spec: init.spec,
@@ -265,13 +278,15 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref());
-    become_process(
+    let launch = become_process(
         proc,
         seccomp,
         init.console_socket.as_ref(),
         init.preserve_fds,
         &init.channel,
-    )
+    )?;
+    timeline::mark("process: terminal, limits, user, capabilities, seccomp");
+    Ok(launch)
 }
 
 /// Join and make the namespaces the clone did not; whether the process is
@@ -447,11 +462,12 @@ fn load_filter(f: &seccomp::Filter, channel: &Channel) -> Result<(), InitError> 
     Ok(())
 }
 
-/// Block until `crust start` writes to the fifo. False if it cannot.
-fn wait_for_start(fifo: &OwnedFd) -> bool {
+/// Block until released (`crust start` writes to the fifo, or `run` to
+/// the pipe). False if that cannot happen any more.
+fn wait_for_start(gate: &OwnedFd) -> bool {
     let mut byte = [0u8; 1];
     loop {
-        match rustix::io::read(fifo, &mut byte) {
+        match rustix::io::read(gate, &mut byte) {
             Ok(1) => return true,
             Err(rustix::io::Errno::INTR) => continue,
             _ => return false,

@@ -63,7 +63,8 @@ pub enum Message {
     /// notification fd, for the agent at `linux.seccomp.listenerPath`.
     SeccompListener,
     /// Child → parent: set up; blocked before `execve` until `start`.
-    Ready,
+    /// With `--debug`, how long each setup phase took (µs).
+    Ready { phases: Vec<(String, u64)> },
     /// Child → parent: setup failed; the child exits after sending this.
     Failed(InitError),
 }
@@ -124,7 +125,7 @@ impl Channel {
             Message::Forked { .. } => "Forked",
             Message::CreateRuntimeHooks => "CreateRuntimeHooks",
             Message::SeccompListener => "SeccompListener",
-            Message::Ready => "Ready",
+            Message::Ready { .. } => "Ready",
             Message::Failed(_) => "Failed",
         };
         let bytes = serde_json::to_vec(msg).map_err(ChannelError::Malformed)?;
@@ -138,7 +139,23 @@ impl Channel {
 
     /// The next message and the descriptor attached to it, if any.
     pub fn recv_with_fd(&self) -> Result<(Message, Option<OwnedFd>), ChannelError> {
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        // Peek at the datagram's length first: a buffer of exactly that size
+        // costs less than zeroing the largest possible one, above all in a
+        // freshly forked child, where each page written is a copy.
+        let len = loop {
+            match rustix::net::recv(
+                &self.fd,
+                &mut [0u8; 0][..],
+                RecvFlags::PEEK | RecvFlags::TRUNC,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other.map_err(ChannelError::Receive)?.1,
+            }
+        };
+        if len == 0 {
+            return Err(ChannelError::Closed);
+        }
+        let mut buf = vec![0u8; len.min(MAX_MESSAGE)];
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let n = loop {

@@ -62,6 +62,7 @@ impl CreateFlags {
         g: &Global,
         id: &str,
         detached: bool,
+        starts_now: bool,
         sigmask: sys::signal::SigMask,
     ) -> anyhow::Result<container::Created> {
         super::refuse_systemd_cgroup(g)?;
@@ -81,6 +82,7 @@ impl CreateFlags {
             listen_fds: socket_activation(),
             console,
             detached,
+            starts_now,
             sigmask,
         })?)
     }
@@ -91,7 +93,7 @@ impl Args {
         // Signals wait until the create is complete, so an interrupt never
         // leaves a half-made container behind.
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
-        let result = self.opts.create(g, &self.id, true, mask);
+        let result = self.opts.create(g, &self.id, true, false, mask);
         sys::signal::restore(&mask).map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
         result.map(|_| 0)
     }

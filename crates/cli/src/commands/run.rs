@@ -23,7 +23,7 @@ impl Args {
         // Blocked before the fork so that no signal is lost between start
         // and the wait; the container's process gets the original mask.
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
-        let created = self.opts.create(g, &self.id, self.detach, mask)?;
+        let created = self.opts.create(g, &self.id, self.detach, true, mask)?;
         let started = self.start(&created);
         let signals = match started {
             Ok(signals) => signals,
@@ -58,7 +58,7 @@ impl Args {
         } else {
             Some(sys::signal::signalfd_all().map_err(|e| anyhow::anyhow!("signalfd: {e}"))?)
         };
-        container::release(&created.dir)?;
+        container::release_created(created)?;
         container::poststart(&created.state);
         Ok(signals)
     }

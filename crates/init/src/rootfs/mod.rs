@@ -138,11 +138,14 @@ pub(crate) fn prepare(
         cfg.spec.mounts().as_deref().unwrap_or_default(),
         cfg.prepared,
     )?;
+    crate::timeline::mark("rootfs and mounts");
     devices::setup(&rootfs, cfg.spec)?;
     if let Some(process) = cfg.spec.process() {
         rootfs.mkdir_all("process.cwd", process.cwd())?;
     }
+    crate::timeline::mark("devices");
     before_pivot()?;
+    crate::timeline::mark("createRuntime hooks");
     if let Some(linux) = linux {
         if let Some(sysctl) = linux.sysctl() {
             sysctl::write_all(&rootfs, sysctl)?;
@@ -162,11 +165,13 @@ pub(crate) fn prepare(
     {
         paths::make_root_readonly(&rootfs)?;
     }
+    crate::timeline::mark("sysctls, masked and read-only paths");
     if cfg.no_pivot {
         pivot::move_root(rootfs.root.as_fd())?;
     } else {
         pivot::pivot_root(rootfs.root.as_fd())?;
     }
+    crate::timeline::mark("pivot_root");
     if let Some(flags) = propagation.map(parse_root_propagation).transpose()? {
         // Applied to the new "/" after the pivot, as runc does: before it,
         // "/" was the host's root.
