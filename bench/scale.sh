@@ -46,6 +46,7 @@ one_container_ops() {
     hyperfine -N --warmup 5 --runs 100 --export-json "$work/ops-$label.json" \
         -n state "$crust --root $root state probe" \
         -n kill "$crust --root $root kill probe SIGWINCH" >/dev/null
+    "$crust" --root "$root" delete --force probe
     hyperfine -N --runs 50 --export-json "$work/del-$label.json" \
         --prepare "$crust --root $root run -d --bundle $bundle probe" \
         -n delete "$crust --root $root delete --force probe" >/dev/null

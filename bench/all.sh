@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# bench/all.sh [RUNS]: every benchmark, in order, into bench/results.md:
+# crust, runc and crun side by side (compare.sh), the cost of the
+# CVE-2019-5736 trampoline (trampoline.sh), and scale (scale.sh: 1,000
+# containers, 100 started at once). About five minutes.
+set -euo pipefail
+cd "$(dirname "$0")"
+runs=${1:-300}
+./compare.sh "$runs"
+./trampoline.sh "$runs"
+./scale.sh 1000 100
