@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+leaks=$(mktemp)
+scripts/check-leaks.sh snapshot "$leaks"
 cargo test --workspace
 # The cgroup tests again on the two layouts this host is not: pure v1 (the
 # unified mount hidden in a mount namespace of their own) and pure v2 (a
@@ -14,6 +16,11 @@ cargo test --workspace
 if mountpoint -q /sys/fs/cgroup/unified; then
     unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec cargo test --quiet --test cgroups'
 fi
+scripts/check-leaks.sh check "$leaks"
 scripts/cgroup2-vm.sh
+# 200 run cycles: mounts, cgroups and memory come back where they were
+# (scripts/soak.sh 2000 for the full soak).
+cargo build --release --quiet
+scripts/soak.sh 200
 # The parsers under libFuzzer, briefly (scripts/fuzz.sh 3600 for a long run).
 scripts/fuzz.sh 20

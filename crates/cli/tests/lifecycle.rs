@@ -308,7 +308,7 @@ fn concurrent_creates_of_one_id() {
     let b = Bundle::new("exec sleep 1000");
     b.write();
     let results: Vec<std::process::Output> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..20)
+        let handles: Vec<_> = (0..50)
             .map(|_| s.spawn(|| b.crust(&["create", "same"])))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -349,7 +349,7 @@ fn concurrent_lifecycles_of_distinct_ids() {
         }
     };
     let all: Vec<bool> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..30).map(|i| s.spawn(move || run(i))).collect();
+        let handles: Vec<_> = (0..100).map(|i| s.spawn(move || run(i))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(all.iter().all(|ok| *ok), "{all:?}");
@@ -418,6 +418,8 @@ fn a_corrupt_state_file_is_reported_and_can_be_cleared() {
     assert!(b.crust(&["run", "-d", "c1"]).status.success());
     assert!(b.crust(&["run", "-d", "c2"]).status.success());
     let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(b.root.join("c1/state.json")).unwrap()).unwrap();
     std::fs::write(b.root.join("c1/state.json"), "{trunc").unwrap();
     let out = b.crust(&["state", "c1"]);
     assert!(!out.status.success());
@@ -436,9 +438,14 @@ fn a_corrupt_state_file_is_reported_and_can_be_cleared() {
     assert!(b.crust(&["delete", "--force", "c1"]).status.success());
     assert!(!b.root.join("c1").exists());
     // Without its state crust cannot know the process: it is left running,
-    // as runc leaves it.
+    // as runc leaves it, in its cgroup (docs/reliability.md: the way out).
     let _ = rustix::process::kill_process(
         rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
         rustix::process::Signal::KILL,
     );
+    wait_until(|| !alive(pid));
+    for node in saved["cgroup"]["nodes"].as_array().into_iter().flatten() {
+        let dir = std::path::Path::new(node["dir"].as_str().unwrap());
+        wait_until(|| std::fs::remove_dir(dir).is_ok() || !dir.exists());
+    }
 }

@@ -6,29 +6,39 @@ use oci_spec::runtime::Spec;
 
 use crate::error::Result;
 
-/// Make the container's cgroup and apply `linux.resources` to it.
+/// Where the container's cgroup goes: decided (and recorded in the state)
+/// before anything is made, so that a crash at any later point leaves a
+/// record `delete --force` can clean up from.
+pub(crate) fn plan(spec: &Spec, id: &str) -> Result<Cgroup> {
+    let linux = spec.linux().as_ref();
+    let layout = Layout::probe()?;
+    Ok(Cgroup::for_container(
+        &layout,
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        id,
+    )?)
+}
+
+/// Make the planned cgroup and apply `linux.resources` to it; false when
+/// the container goes without one.
 ///
 /// An unprivileged runtime without a delegated cgroup runs the container
 /// without one, as runc does, unless the config asks for limits: those it
 /// refuses rather than drop.
-pub(crate) fn set_up(spec: &Spec, id: &str) -> Result<Option<Cgroup>> {
-    let linux = spec.linux().as_ref();
-    let layout = Layout::probe()?;
-    let cgroup =
-        Cgroup::for_container(&layout, linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+pub(crate) fn set_up(spec: &Spec, cgroup: &Cgroup) -> Result<bool> {
     if let Err(e) = cgroup.create() {
         if is_permission_error(&e) && !rustix::process::geteuid().is_root() {
             if asks_for_limits(spec) {
                 return Err(e.into());
             }
             log::debug!("no cgroup for the container: {e}");
-            return Ok(None);
+            return Ok(false);
         }
         let _ = cgroup.destroy();
         return Err(e.into());
     }
-    match apply(spec, &cgroup) {
-        Ok(()) => Ok(Some(cgroup)),
+    match apply(spec, cgroup) {
+        Ok(()) => Ok(true),
         Err(e) => {
             if let Err(cleanup) = cgroup.destroy() {
                 log::warn!("removing the cgroup after a failed create: {cleanup}");

@@ -127,11 +127,17 @@ fn create_in(
         created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         config: spec.clone(),
-        cgroup: crate::cgroup::set_up(spec, opts.id)?,
+        cgroup: Some(crate::cgroup::plan(spec, opts.id)?),
     };
+    dir.save(&state)?;
+    crate::fault::point("create:recorded");
+    let planned = state.cgroup.clone().expect("planned above");
+    if !crate::cgroup::set_up(spec, &planned)? {
+        state.cgroup = None;
+    }
+    crate::fault::point("create:cgroup");
     phases.mark("cgroup made and limited");
     let spawned = (|| {
-        dir.save(&state)?;
         let (init_end, gate) = if opts.starts_now {
             let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
                 .map_err(Error::sys("pipe"))?;
@@ -152,6 +158,7 @@ fn create_in(
             cgroup: state.cgroup.as_ref(),
         };
         let init = spawn::spawn(spec, init_end, spawn_opts, phases)?;
+        crate::fault::point("create:spawned");
         let pid = init.pid.as_raw_nonzero().get();
         state.pid = Some(pid);
         let recorded = crate::procinfo::start_time(pid).and_then(|t| {
@@ -163,6 +170,7 @@ fn create_in(
             .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
             .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
         phases.mark("state and pid file written");
+        crate::fault::point("create:saved");
         match finished {
             Ok(master) => Ok((init, master, gate)),
             Err(e) => {

@@ -15,8 +15,12 @@ const DEATH_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = match StateDir::open(root, id) {
-        // runc: deleting a missing container with --force succeeds.
-        Err(Error::NotFound(_)) if force => return Ok(()),
+        // runc: deleting a missing container with --force succeeds (and
+        // finishes what an interrupted delete of it left).
+        Err(Error::NotFound(_)) if force => {
+            StateDir::sweep_tombstones(root, id);
+            return Ok(());
+        }
         other => other?,
     };
     dir.lock_exclusive()?;
@@ -47,11 +51,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
             })
         }
     }
+    crate::fault::point("delete:killed");
     if let Some(cgroup) = &state.cgroup {
         // Whatever the init left behind (without a pid namespace of its
         // own, its children outlive it) dies with the cgroup.
         cgroup.destroy()?;
     }
+    crate::fault::point("delete:cgroup");
     crate::hooks::run_logged(&state, init::hooks::Kind::Poststop, "stopped");
     dir.remove()
 }

@@ -68,6 +68,11 @@ pub enum Error {
         program: &'static str,
         detail: String,
     },
+    #[error("{what}: still not done after {after:?}")]
+    TimedOut {
+        what: &'static str,
+        after: std::time::Duration,
+    },
     #[error("container {id:?} did not die within {after:?} of SIGKILL")]
     DidNotDie {
         id: String,

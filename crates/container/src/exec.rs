@@ -224,6 +224,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((for_children, child, console_socket, container));
+    crate::fault::point("exec:forked");
     let placed = match (&cgroup, wait_for_cgroup) {
         (Some(c), true) => c
             .place(pid.as_raw_nonzero().get(), cgroup_dir.is_some())
@@ -256,7 +257,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
 /// close-on-exec, so end-of-file means the program runs.
 fn until_exec(channel: &init::Channel, state: &crate::state::State, pid: Pid) -> Result<()> {
     loop {
-        match channel.recv_with_fd() {
+        match channel.recv_with_fd_within(crate::HANDSHAKE_TIMEOUT) {
             Err(init::ChannelError::Closed) => return Ok(()),
             Ok((init::Message::Failed(e), _)) => return Err(Error::Exec(e)),
             Ok((init::Message::SeccompListener, Some(fd))) => {

@@ -10,6 +10,7 @@ mod delete;
 pub mod error;
 pub mod events;
 pub mod exec;
+mod fault;
 pub mod features;
 mod hooks;
 mod hostproc;
@@ -46,6 +47,13 @@ pub use pause::{pause, resume};
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release, release_created, start};
 pub use update::update;
+
+/// The longest crust waits for the container's process at any step of
+/// the handshake (a message from the child, or its `execve` after start):
+/// a child that hangs fails the command instead of hanging it. Hooks that
+/// run in the container (createContainer, startContainer) without a
+/// timeout of their own must finish within it.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The runtime spec version crust implements.
 pub const SPEC_VERSION: &str = "1.3.0";

@@ -149,7 +149,7 @@ fn handshake(
     log::debug!("container init {pid} configured from outside; releasing it");
     channel.send(&Message::Proceed).map_err(Error::Channel)?;
     loop {
-        let (msg, fd) = match channel.recv_with_fd() {
+        let (msg, fd) = match channel.recv_with_fd_within(crate::HANDSHAKE_TIMEOUT) {
             Ok(received) => received,
             Err(init::ChannelError::Closed) => {
                 return Err(Error::InitDied("no message from it".into()))

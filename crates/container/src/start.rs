@@ -18,6 +18,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     match dir.status(&state) {
         Status::Created => {
             release(&dir)?;
+            crate::fault::point("start:released");
             poststart(&state);
             Ok(())
         }
@@ -69,10 +70,21 @@ fn wait_for_hangup(fd: &std::os::fd::OwnedFd) -> Result<()> {
     // No events asked: poll returns on POLLHUP/POLLERR alone, not on
     // anything readable.
     let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    let limit = crate::HANDSHAKE_TIMEOUT;
+    let timeout = rustix::event::Timespec {
+        tv_sec: i64::try_from(limit.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: 0,
+    };
     loop {
-        match rustix::event::poll(&mut fds, None) {
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(Error::sys("wait for the container's execve")(e)),
+            Ok(0) => {
+                return Err(Error::TimedOut {
+                    what: "start: the container's process executing its program",
+                    after: limit,
+                })
+            }
             Ok(_) => return Ok(()),
         }
     }

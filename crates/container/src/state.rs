@@ -255,7 +255,31 @@ impl StateDir {
         let tombstone = parent.join(format!("#deleting-{}-{}", self.id, std::process::id()));
         std::fs::rename(&self.path, &tombstone)
             .map_err(Error::io("rename state directory", &self.path))?;
+        crate::fault::point("delete:renamed");
         std::fs::remove_dir_all(&tombstone).map_err(Error::io("remove state directory", &tombstone))
+    }
+
+    /// Remove what deletes of `id` interrupted after their rename left
+    /// (`#deleting-<id>-<pid>` whose deleting process is gone).
+    pub fn sweep_tombstones(root: &Path, id: &str) {
+        let prefix = format!("#deleting-{id}-");
+        let Ok(entries) = std::fs::read_dir(root) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(pid) = name
+                .strip_prefix(&prefix)
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if procinfo::start_time(pid).is_none() {
+                if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                    log::warn!("remove {:?} left by an interrupted delete: {err}", e.path());
+                }
+            }
+        }
     }
 }
 

@@ -94,6 +94,8 @@ pub enum ChannelError {
     Closed,
     #[error("malformed message: {0}")]
     Malformed(serde_json::Error),
+    #[error("no message within {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 impl Channel {
@@ -135,6 +137,29 @@ impl Channel {
 
     pub fn recv(&self) -> Result<Message, ChannelError> {
         self.recv_with_fd().map(|(msg, _)| msg)
+    }
+
+    /// Like `recv_with_fd`, but waiting at most `limit` for the message.
+    pub fn recv_with_fd_within(
+        &self,
+        limit: std::time::Duration,
+    ) -> Result<(Message, Option<OwnedFd>), ChannelError> {
+        let timeout = rustix::event::Timespec {
+            tv_sec: i64::try_from(limit.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(limit.subsec_nanos()),
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        loop {
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(ChannelError::Receive(e)),
+                Ok(0) => return Err(ChannelError::TimedOut(limit)),
+                Ok(_) => return self.recv_with_fd(),
+            }
+        }
     }
 
     /// The next message and the descriptor attached to it, if any.
