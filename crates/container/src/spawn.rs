@@ -72,7 +72,7 @@ pub fn spawn(
     phases.mark("namespace paths, idmapped mounts, net devices looked up");
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, cgroup_dir.as_ref().map(AsFd::as_fd))
-        .map_err(Error::sys("clone3"))?;
+        .map_err(|e| Error::sys(clone_failure(plan.clone_flags, e))(e))?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
@@ -126,6 +126,30 @@ pub fn spawn(
             kill_and_reap(&spawned.pidfd);
             Err(e)
         }
+    }
+}
+
+/// What to say when `clone3` fails: the namespace limits and the sysctls
+/// that switch user namespaces off are the usual causes.
+fn clone_failure(flags: u64, errno: rustix::io::Errno) -> String {
+    let user = flags & libc::CLONE_NEWUSER as u64 != 0;
+    match errno {
+        rustix::io::Errno::NOSPC => {
+            "clone3 (creating the container's namespaces; hint: a limit in \
+            /proc/sys/user/max_*_namespaces is reached)"
+                .into()
+        }
+        rustix::io::Errno::PERM | rustix::io::Errno::ACCESS if user => {
+            "clone3 (creating a user namespace; hint: user.max_user_namespaces may be 0, or \
+             kernel.unprivileged_userns_clone / AppArmor may forbid it)"
+                .into()
+        }
+        rustix::io::Errno::PERM => {
+            "clone3 (creating the container's namespaces needs CAP_SYS_ADMIN; hint: run as root, \
+             or rootless with a user namespace: crust spec --rootless)"
+                .into()
+        }
+        _ => "clone3 (creating the container's process and namespaces)".into(),
     }
 }
 
@@ -245,4 +269,19 @@ pub(crate) fn kill_and_reap(pidfd: &OwnedFd) {
         WaitId::PidFd(std::os::fd::AsFd::as_fd(pidfd)),
         WaitIdOptions::EXITED,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clone_failure;
+    use rustix::io::Errno;
+
+    #[test]
+    fn clone_failures_carry_a_hint() {
+        let user = libc::CLONE_NEWUSER as u64;
+        assert!(clone_failure(user, Errno::NOSPC).contains("max_*_namespaces"));
+        assert!(clone_failure(user, Errno::PERM).contains("user.max_user_namespaces"));
+        assert!(clone_failure(0, Errno::PERM).contains("CAP_SYS_ADMIN"));
+        assert!(clone_failure(0, Errno::NOMEM).starts_with("clone3"));
+    }
 }
