@@ -4,8 +4,8 @@
 # CVE-2019-5736 trampoline (trampoline.sh), and scale (scale.sh: 1,000
 # containers, 100 started at once). About five minutes.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."
 runs=${1:-300}
-./compare.sh "$runs"
-./trampoline.sh "$runs"
-./scale.sh 1000 100
+bench/compare.sh "$runs"
+bench/trampoline.sh "$runs"
+bench/scale.sh 1000 100

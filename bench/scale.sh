@@ -13,16 +13,8 @@ cd "$(dirname "$0")/.."
 n=${1:-1000}
 parallel=${2:-100}
 
-if [ -z "${CRUST_BENCH_INNER:-}" ]; then
-    scripts/install-deps.sh
-    cargo build --release --quiet
-    exec unshare -m env CRUST_BENCH_INNER=1 "$0" "$@"
-fi
-mount --make-rprivate /
-umount /sys/fs/cgroup/unified 2>/dev/null || true
-
-work=$(mktemp -d /tmp/crust-scale.XXXXXX)
-crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
+. bench/lib.sh
+enter_bench_namespace "$0" "$@"
 crun=$(command -v crun)
 cleanup() {
     for rt in "$crust" "$crun"; do

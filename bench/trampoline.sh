@@ -11,17 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-300}
 
-if [ -z "${CRUST_BENCH_INNER:-}" ]; then
-    scripts/install-deps.sh
-    cargo build --release --quiet
-    exec unshare -m env CRUST_BENCH_INNER=1 "$0" "$@"
-fi
-mount --make-rprivate /
-umount /sys/fs/cgroup/unified 2>/dev/null || true
-
-work=$(mktemp -d /tmp/crust-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
+. bench/lib.sh
+enter_bench_namespace "$0" "$@"
 for variant in with without; do
     bundle=$work/$variant
     scripts/make-rootfs.sh "$bundle/rootfs"

@@ -1,0 +1,25 @@
+# Sourced by the benchmarks: every one runs on equal terms for all
+# runtimes. crun 1.8.1 refuses this machine's hybrid cgroup layout, so a
+# benchmark re-executes itself inside `unshare -m` with
+# /sys/fs/cgroup/unified unmounted: crust, runc and crun then all see plain
+# cgroup v1. The first call builds crust and installs what is missing.
+#
+#   enter_bench_namespace "$0" "$@"   # returns inside the namespace
+#   $crust                            # the release binary
+#   $work                             # a fresh directory, removed on exit
+#                                     # unless the script sets its own trap
+
+enter_bench_namespace() {
+    local script=$1
+    shift
+    if [ -z "${CRUST_BENCH_INNER:-}" ]; then
+        scripts/install-deps.sh
+        cargo build --release --quiet
+        exec unshare -m env CRUST_BENCH_INNER=1 "$script" "$@"
+    fi
+    mount --make-rprivate /
+    umount /sys/fs/cgroup/unified 2>/dev/null || true
+    crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
+    work=$(mktemp -d /tmp/crust-bench.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+}
