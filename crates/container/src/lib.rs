@@ -45,7 +45,7 @@ pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use run::wait_forwarding_signals;
-pub use start::{poststart, release, release_created, start};
+pub use start::{poststart, release_created, start};
 pub use update::update;
 
 /// The longest crust waits for the container's process at any step of

@@ -35,25 +35,13 @@ pub fn poststart(state: &State) {
     crate::hooks::run_logged(state, Kind::Poststart, "running");
 }
 
-/// Write the byte the init waits for, remove the fifo (its absence is what
-/// marks the container as started), and wait until the init has called
-/// `execve`: only then may poststart hooks run (runtime.md), and a
-/// startContainer hook has finished.
-///
-/// The wait needs no polling loop: the init holds the fifo open read-write
-/// and close-on-exec, so a reader opened here sees POLLHUP exactly when the
-/// init's descriptor closes, by `execve` or by its death.
-pub fn release(dir: &StateDir) -> Result<()> {
-    release_fifo(dir)
-}
-
 /// Release a container this process created: through its pipe when it
 /// made one (`run`), else through the exec fifo. The pipe works as the
 /// fifo does: the init holds the read end close-on-exec, so the write end
 /// polls POLLERR exactly when the init has called `execve` (or died).
 pub fn release_created(created: &crate::Created) -> Result<()> {
     let Some(gate) = &created.gate else {
-        return release_fifo(&created.dir);
+        return release(&created.dir);
     };
     match rustix::io::write(gate, b"0") {
         Ok(_) => {}
@@ -90,7 +78,15 @@ fn wait_for_hangup(fd: &std::os::fd::OwnedFd) -> Result<()> {
     }
 }
 
-fn release_fifo(dir: &StateDir) -> Result<()> {
+/// Write the byte the init waits for, remove the fifo (its absence is what
+/// marks the container as started), and wait until the init has called
+/// `execve`: only then may poststart hooks run (runtime.md), and a
+/// startContainer hook has finished.
+///
+/// The wait needs no polling loop: the init holds the fifo open read-write
+/// and close-on-exec, so a reader opened here sees POLLHUP exactly when the
+/// init's descriptor closes, by `execve` or by its death.
+fn release(dir: &StateDir) -> Result<()> {
     let path = dir.fifo_path();
     let open = |write: bool| {
         std::fs::OpenOptions::new()

@@ -192,13 +192,11 @@ fn spelled<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Compile `linux.seccomp`; `no_new_privs` is the process's setting, which
-/// libseccomp must not turn on by itself.
+/// `load` turns on before installing the filter (as libseccomp would).
 pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, InitError> {
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
-    ctx.set_ctl_nnp(no_new_privs)
-        .map_err(lib_error("set nnp"))?;
     for (i, arch) in s.architectures().iter().flatten().enumerate() {
         let name = spelled(arch);
         let a = ScmpArch::from_str(&name).map_err(|_| {
@@ -289,17 +287,19 @@ fn add_rule(
     Ok(())
 }
 
+/// A failed system call while loading the filter.
+fn failed(op: &str) -> impl FnOnce(rustix::io::Errno) -> InitError {
+    let op = format!("linux.seccomp: {op}");
+    move |e| InitError::Process {
+        op,
+        errno: e.into(),
+    }
+}
+
 impl Filter {
     /// Install the filter on this process; with a notifying rule, the
     /// user-notification descriptor.
     pub(crate) fn load(&self) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
-        let failed = |op: &str| {
-            let op = format!("linux.seccomp: {op}");
-            move |e: rustix::io::Errno| InitError::Process {
-                op,
-                errno: e.into(),
-            }
-        };
         let program = self.program()?;
         if self.no_new_privs {
             rustix::thread::set_no_new_privs(true).map_err(failed("set no_new_privs"))?;
@@ -309,13 +309,6 @@ impl Filter {
 
     /// The compiled program, exported by libseccomp into a memfd.
     fn program(&self) -> Result<Vec<u8>, InitError> {
-        let failed = |op: &str| {
-            let op = format!("linux.seccomp: {op}");
-            move |e: rustix::io::Errno| InitError::Process {
-                op,
-                errno: e.into(),
-            }
-        };
         let memfd = rustix::fs::memfd_create("seccomp", rustix::fs::MemfdFlags::CLOEXEC)
             .map_err(failed("memfd_create for the filter"))?;
         self.ctx

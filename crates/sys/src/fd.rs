@@ -59,13 +59,3 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
         ))
     }
 }
-
-/// A close-on-exec duplicate of a descriptor a C library owns (libseccomp's
-/// notification fd), so that Rust owns its copy.
-pub fn dup_borrowed(raw: std::os::fd::RawFd) -> Result<std::os::fd::OwnedFd, Errno> {
-    // SAFETY: `raw` is open for the duration of this call (the library owns
-    // it and does not close it concurrently: the process is single-threaded);
-    // the borrow ends before this function returns.
-    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) };
-    rustix::io::fcntl_dupfd_cloexec(borrowed, 0)
-}
