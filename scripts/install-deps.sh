@@ -3,10 +3,11 @@
 # Debian machine: busybox-static (the rootfs of every test container), the
 # runtimes we compare against, libseccomp (linked by crust), podman's
 # default seccomp profile (a test loads it), the tools the tests call, and
-# QEMU with cpio for the pure cgroup v2 lane (scripts/cgroup2-vm.sh).
+# QEMU with cpio for the pure cgroup v2 lane (scripts/cgroup2-vm.sh), and
+# podman, containerd and bats for the engine suite (tests/engines).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common qemu-system-x86 cpio python3)
+packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common qemu-system-x86 cpio python3 podman containerd bats)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,10 @@ if mountpoint -q /sys/fs/cgroup/unified; then
     unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec cargo test --quiet --test cgroups'
 fi
 scripts/check-leaks.sh check "$leaks"
+# podman and containerd driving crust end to end, then the same suite with
+# runc, to show the tests are not tuned to crust.
+bats tests/engines
+RUNTIME=$(command -v runc) ENGINE_DIR=/tmp/crust-engines-runc bats tests/engines
 scripts/cgroup2-vm.sh
 # 200 run cycles: mounts, cgroups and memory come back where they were
 # (scripts/soak.sh 2000 for the full soak).

@@ -411,3 +411,23 @@ fn a_mount_stacked_on_a_sysctl_is_refused() {
     b.assert_fails_cleanly(&["run", "c1"], &["kernel.shmmni"]);
     assert_eq!(std::fs::read_to_string(&decoy).unwrap(), "untouched");
 }
+
+/// `tmpcopyup` (runc's extension; podman sends it for `--tmpfs` and
+/// `--read-only`): the tmpfs starts with a copy of the image's directory,
+/// symlinks copied as links, and writes stay in the tmpfs.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
+    let mut b = Bundle::with_own_rootfs(
+        "grep -c root /etc/passwd; readlink /etc/link; grep ' /etc ' /proc/mounts | cut -d' ' -f3; echo new > /etc/passwd",
+    );
+    std::os::unix::fs::symlink("/nowhere", b.rootfs().join("etc/link")).unwrap();
+    b.config["root"]["readonly"] = json!(true);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}),
+    );
+    let text = b.output_of("c1");
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["1", "/nowhere", "tmpfs"], "{text}");
+    assert!(std::fs::read_to_string(b.rootfs().join("etc/passwd"))
+        .unwrap()
+        .starts_with("root:"));
+}

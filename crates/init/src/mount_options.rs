@@ -73,6 +73,9 @@ pub struct MountOptions {
     pub remount: bool,
     /// `idmap` (false) or `ridmap` (true): an idmapped bind mount.
     pub idmap: Option<bool>,
+    /// `tmpcopyup` (runc's extension, podman sends it): a tmpfs starts
+    /// with a copy of what the image has at its destination.
+    pub tmpcopyup: bool,
     /// Generic superblock flags (`sync`, `dirsync`, `lazytime`, `mand`),
     /// passed to `fsconfig` as flags.
     pub sb_flags: Vec<&'static str>,
@@ -137,8 +140,8 @@ const SB_FLAG_NEGATIONS: [(&str, &str); 3] = [
 /// mount(2)'s kernel log messages; with the new mount API errors go to the
 /// filesystem context (and into crust's error), so both are accepted and
 /// change nothing.
-const MOUNT_KINDS: [&str; 8] = [
-    "bind", "rbind", "remount", "defaults", "silent", "loud", "idmap", "ridmap",
+const MOUNT_KINDS: [&str; 9] = [
+    "bind", "rbind", "remount", "defaults", "silent", "loud", "idmap", "ridmap", "tmpcopyup",
 ];
 
 /// The per-mount attribute an option sets or clears, if it is one.
@@ -211,6 +214,7 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 "remount" => out.remount = true,
                 "idmap" => out.idmap = Some(out.idmap.unwrap_or(false)),
                 "ridmap" => out.idmap = Some(true),
+                "tmpcopyup" => out.tmpcopyup = true,
                 "defaults" | "silent" | "loud" | "" => {}
                 data => {
                     let (k, v) = match data.split_once('=') {

@@ -13,6 +13,7 @@
 //! `pivot_root` (or `MS_MOVE` + `chroot` with `--no-pivot`).
 
 mod cgroupfs;
+mod copyup;
 mod devices;
 pub mod idmap;
 mod inroot;

@@ -123,6 +123,10 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
     }
     let mnt = new_filesystem(&entry, kind, &opts)?;
     let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
+    if opts.tmpcopyup && kind == "tmpfs" {
+        super::copyup::copy_dir(&target, &mnt)
+            .map_err(|e| entry.error("tmpcopyup: copy the image's files into the tmpfs", e))?;
+    }
     attach(&entry, &mnt, &target, &opts)
 }
 

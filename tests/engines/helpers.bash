@@ -1,0 +1,40 @@
+# Shared by the engine suites: a private podman / containerd setup driving
+# $RUNTIME (crust by default; RUNTIME=$(command -v runc) runs the same suite
+# against runc), with an image built from busybox-static. Nothing is
+# pulled; nothing outside $ENGINE_DIR is written but cgroups, removed after.
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+RUNTIME=${RUNTIME:-$REPO/target/x86_64-unknown-linux-gnu/debug/crust}
+ENGINE_DIR=${ENGINE_DIR:-/tmp/crust-engines}
+IMAGE=localhost/crust-busybox:test
+
+podman_() {
+    CONTAINERS_CONF=$ENGINE_DIR/containers.conf podman \
+        --root "$ENGINE_DIR/storage" --runroot "$ENGINE_DIR/run" \
+        --runtime "$RUNTIME" --cgroup-manager=cgroupfs --events-backend=file "$@"
+}
+
+# Runs once per file: a containers.conf with ulimits the VM allows (podman's
+# default 1048576 needs CAP_SYS_RESOURCE, which this machine lacks), and the
+# image imported from a busybox rootfs.
+engines_setup() {
+    mkdir -p "$ENGINE_DIR"
+    cat >"$ENGINE_DIR/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+    if ! podman_ image exists "$IMAGE"; then
+        local rootfs=$ENGINE_DIR/rootfs
+        rm -rf "$rootfs"
+        "$REPO/scripts/make-rootfs.sh" "$rootfs" >/dev/null
+        tar -C "$rootfs" -c . | podman_ import - "$IMAGE" >/dev/null
+    fi
+}
+
+# The cgroup directories of a container (podman's cgroupfs parent).
+cgroup_dirs_of() {
+    find /sys/fs/cgroup -maxdepth 4 -type d -name "*$1*" 2>/dev/null
+}
