@@ -426,7 +426,11 @@ fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
         json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}),
     );
     let text = b.output_of("c1");
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["1", "/nowhere", "tmpfs"], "{text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["1", "/nowhere", "tmpfs"],
+        "{text}"
+    );
     assert!(std::fs::read_to_string(b.rootfs().join("etc/passwd"))
         .unwrap()
         .starts_with("root:"));

@@ -141,7 +141,15 @@ const SB_FLAG_NEGATIONS: [(&str, &str); 3] = [
 /// filesystem context (and into crust's error), so both are accepted and
 /// change nothing.
 const MOUNT_KINDS: [&str; 9] = [
-    "bind", "rbind", "remount", "defaults", "silent", "loud", "idmap", "ridmap", "tmpcopyup",
+    "bind",
+    "rbind",
+    "remount",
+    "defaults",
+    "silent",
+    "loud",
+    "idmap",
+    "ridmap",
+    "tmpcopyup",
 ];
 
 /// The per-mount attribute an option sets or clears, if it is one.
