@@ -148,6 +148,7 @@ fn create_in(
         let (console_socket, our_end) = console::open(console_target)?;
         let spawn_opts = SpawnOptions {
             id: opts.id,
+            root: opts.root,
             rootfs,
             bundle,
             no_pivot: opts.no_pivot,

@@ -189,6 +189,13 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .filter(|t| **t != LinuxNamespaceType::Pid)
         .fold(0u64, |acc, t| acc | *t as u64);
     let (console_socket, our_end) = console::open(&target)?;
+    let compiled = state
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::seccomp_cache::compiled(opts.root, s))
+        .transpose()?;
     let (parent, child) = init::Channel::pair().map_err(Error::Channel)?;
     // The child appears in the container's pid namespace at the fork, next
     // to the container's processes: it must be non-dumpable from birth (the
@@ -212,6 +219,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
                     .linux()
                     .as_ref()
                     .and_then(|l| l.seccomp().as_ref()),
+                compiled: compiled.as_ref(),
                 container,
                 namespaces,
                 channel: child,

@@ -25,6 +25,7 @@ mod procinfo;
 pub mod ps;
 mod run;
 mod seccomp_agent;
+mod seccomp_cache;
 pub mod signal;
 mod spawn;
 pub mod spec;

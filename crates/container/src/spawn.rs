@@ -17,6 +17,8 @@ use crate::namespaces::Plan;
 /// What the caller of `spawn` chooses.
 pub struct SpawnOptions<'a> {
     pub id: &'a str,
+    /// The state root (where compiled seccomp programs are kept).
+    pub root: &'a Path,
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     pub no_pivot: bool,
@@ -69,6 +71,12 @@ pub fn spawn(
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
     let prepared_mounts = init::idmap::prepare(spec, opts.bundle, &crate::userns::with_mappings)?;
     let net_moves = crate::netdevices::plan(spec)?;
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::seccomp_cache::compiled(opts.root, s))
+        .transpose()?;
     phases.mark("namespace paths, idmapped mounts, net devices looked up");
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, cgroup_dir.as_ref().map(AsFd::as_fd))
@@ -84,6 +92,7 @@ pub fn spawn(
                 channel: child,
                 start_gate,
                 timed: log::log_enabled!(log::Level::Debug),
+                seccomp,
                 no_pivot: opts.no_pivot,
                 joins: plan.joins,
                 unshare: plan.unshare_in_child,

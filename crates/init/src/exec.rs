@@ -20,6 +20,8 @@ pub struct Exec<'a> {
     pub process: &'a Process,
     /// The container's filter, which the new process gets too.
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// That filter, compiled by the runtime.
+    pub compiled: Option<&'a crate::seccomp::Compiled>,
     /// A pidfd of the container's init.
     pub container: OwnedFd,
     /// `CLONE_NEW*` flags of the namespaces to join (all but pid).
@@ -74,6 +76,7 @@ fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
     crate::become_process(
         e.process,
         e.seccomp,
+        e.compiled,
         e.console_socket.as_ref(),
         e.preserve_fds,
         &e.channel,

@@ -64,6 +64,8 @@ pub struct Init<'a> {
     pub start_gate: OwnedFd,
     /// Time the setup phases (`--debug`).
     pub timed: bool,
+    /// `linux.seccomp`, compiled by the runtime (`None`: no filter).
+    pub seccomp: Option<seccomp::Compiled>,
     pub no_pivot: bool,
     /// Namespaces to join by path, opened and type-checked by the parent.
     pub joins: Vec<Join>,
@@ -281,6 +283,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
     let launch = become_process(
         proc,
         seccomp,
+        init.seccomp.as_ref(),
         init.console_socket.as_ref(),
         init.preserve_fds,
         &init.channel,
@@ -385,6 +388,7 @@ fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
 pub(crate) fn become_process(
     proc: &oci_spec::runtime::Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    compiled: Option<&seccomp::Compiled>,
     console_socket: Option<&OwnedFd>,
     preserve_fds: u32,
     channel: &Channel,
@@ -399,7 +403,7 @@ pub(crate) fn become_process(
         console::setup(socket, proc)?;
     }
     let nnp = proc.no_new_privileges().unwrap_or(false);
-    let filter = seccomp.map(|s| seccomp::compile(s, nnp)).transpose()?;
+    let filter = compiled.map(|c| seccomp::Filter::new(c.clone(), nnp));
     if let Some(f) = filter.as_ref().filter(|_| !nnp) {
         // Without no_new_privs this needs CAP_SYS_ADMIN: before the drop.
         load_filter(f, channel)?;
@@ -434,7 +438,7 @@ pub(crate) fn become_process(
     // one with a notifying rule before the parent goes, which must hand
     // its descriptor to the agent.
     let mut filter = filter.filter(|_| nnp);
-    if let Some(f) = filter.take_if(|f| f.notify) {
+    if let Some(f) = filter.take_if(|f| f.notify()) {
         load_filter(&f, channel)?;
     }
     let final_cpus = affinity.and_then(|a| a.cpu_affinity_final().clone());

@@ -83,15 +83,23 @@ pub fn features() -> serde_json::Value {
     })
 }
 
-/// A compiled filter, ready to load. libseccomp compiles it; crust loads
-/// the exported program itself, so that every flag of the config reaches
-/// the kernel whatever the linked libseccomp supports.
-pub(crate) struct Filter {
-    ctx: ScmpFilterContext,
+/// A compiled filter: libseccomp compiles it (in the runtime, before the
+/// fork, where it can be cached); crust loads the exported program itself,
+/// so that every flag of the config reaches the kernel whatever the linked
+/// libseccomp supports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Compiled {
+    /// Classic BPF, `struct sock_filter` records.
+    pub program: Vec<u8>,
+    /// `SECCOMP_FILTER_FLAG_*` for seccomp(2).
+    pub flags: u32,
     /// Some rule notifies a user-space agent.
     pub notify: bool,
-    /// `SECCOMP_FILTER_FLAG_*` for seccomp(2).
-    flags: u32,
+}
+
+/// A compiled filter for a process, with its `noNewPrivileges` setting.
+pub(crate) struct Filter {
+    compiled: Compiled,
     no_new_privs: bool,
 }
 
@@ -191,9 +199,9 @@ fn spelled<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-/// Compile `linux.seccomp`; `no_new_privs` is the process's setting, which
-/// `load` turns on before installing the filter (as libseccomp would).
-pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, InitError> {
+/// Compile `linux.seccomp` into a program (for the host's architectures
+/// and the libseccomp linked in: `library_version` keys a cache of it).
+pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
@@ -235,12 +243,33 @@ pub(crate) fn compile(s: &LinuxSeccomp, no_new_privs: bool) -> Result<Filter, In
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
     }
-    Ok(Filter {
-        ctx,
-        notify,
+    Ok(Compiled {
+        program: export(&ctx)?,
         flags,
-        no_new_privs,
+        notify,
     })
+}
+
+/// The linked libseccomp's version, for keying compiled programs.
+pub fn library_version() -> String {
+    libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default()
+}
+
+/// The program libseccomp compiled, exported into a memfd and read back.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, InitError> {
+    let memfd = rustix::fs::memfd_create("seccomp", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(failed("memfd_create for the filter"))?;
+    ctx.export_bpf(&memfd)
+        .map_err(lib_error("export the filter"))?;
+    let len = rustix::fs::fstat(&memfd)
+        .map_err(failed("stat the filter"))?
+        .st_size;
+    let mut program = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    let n = rustix::io::pread(&memfd, &mut program, 0).map_err(failed("read the filter"))?;
+    program.truncate(n);
+    Ok(program)
 }
 
 fn add_rule(
@@ -297,30 +326,28 @@ fn failed(op: &str) -> impl FnOnce(rustix::io::Errno) -> InitError {
 }
 
 impl Filter {
+    /// `no_new_privs` is the process's setting, which `load` turns on
+    /// before installing the filter (as libseccomp would).
+    pub(crate) fn new(compiled: Compiled, no_new_privs: bool) -> Filter {
+        Filter {
+            compiled,
+            no_new_privs,
+        }
+    }
+
+    /// Some rule notifies a user-space agent.
+    pub(crate) fn notify(&self) -> bool {
+        self.compiled.notify
+    }
+
     /// Install the filter on this process; with a notifying rule, the
     /// user-notification descriptor.
     pub(crate) fn load(&self) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
-        let program = self.program()?;
         if self.no_new_privs {
             rustix::thread::set_no_new_privs(true).map_err(failed("set no_new_privs"))?;
         }
-        sys::seccomp::set_mode_filter(&program, self.flags).map_err(failed("load the filter"))
-    }
-
-    /// The compiled program, exported by libseccomp into a memfd.
-    fn program(&self) -> Result<Vec<u8>, InitError> {
-        let memfd = rustix::fs::memfd_create("seccomp", rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(failed("memfd_create for the filter"))?;
-        self.ctx
-            .export_bpf(&memfd)
-            .map_err(lib_error("export the filter"))?;
-        let len = rustix::fs::fstat(&memfd)
-            .map_err(failed("stat the filter"))?
-            .st_size;
-        let mut program = vec![0u8; usize::try_from(len).unwrap_or(0)];
-        let n = rustix::io::pread(&memfd, &mut program, 0).map_err(failed("read the filter"))?;
-        program.truncate(n);
-        Ok(program)
+        sys::seccomp::set_mode_filter(&self.compiled.program, self.compiled.flags)
+            .map_err(failed("load the filter"))
     }
 }
 
@@ -348,7 +375,7 @@ mod tests {
                 {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}
             ]
         }));
-        compile(&s, true).unwrap();
+        compile(&s).unwrap();
     }
 
     #[test]
@@ -376,13 +403,13 @@ mod tests {
             serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4294967295u32}),
         );
         assert!(
-            matches!(compile(&s, true), Err(InitError::Config { field, .. }) if field == "linux.seccomp.defaultAction")
+            matches!(compile(&s), Err(InitError::Config { field, .. }) if field == "linux.seccomp.defaultAction")
         );
         let s = seccomp(
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 7, "value": 0, "op": "SCMP_CMP_EQ"}]}]}),
         );
         assert!(
-            matches!(compile(&s, true), Err(InitError::Config { field, .. }) if field == "linux.seccomp.syscalls[0].args[0]")
+            matches!(compile(&s), Err(InitError::Config { field, .. }) if field == "linux.seccomp.syscalls[0].args[0]")
         );
     }
 }
