@@ -27,18 +27,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# spec_variant DIR ARGS_JSON [MEMORY_LIMIT]: a bundle with runc's config.
+# spec_variant DIR ARGS_JSON [MEMORY_LIMIT] [seccomp]: a bundle with
+# runc's config; with "seccomp", podman's default profile (containers-
+# common's seccomp.json for podman's default capabilities, as podman turns
+# it into linux.seccomp), as every engine sends one.
 spec_variant() {
     scripts/make-rootfs.sh "$1/rootfs"
     (cd "$1" && runc spec)
-    python3 - "$1/config.json" "$2" "${3:-}" <<'PY'
+    python3 - "$1/config.json" "$2" "${3:-}" "${4:-}" <<'PY'
 import json, sys
-path, args, limit = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+path, args, limit, seccomp = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 c = json.load(open(path))
 c["process"]["terminal"] = False
 c["process"]["args"] = args
 if limit:
     c["linux"]["resources"]["memory"] = {"limit": int(limit), "swap": int(limit)}
+if seccomp:
+    p = json.load(open("/usr/share/containers/seccomp.json"))
+    rules = []
+    for r in p["syscalls"]:
+        inc = r.get("includes", {})
+        if inc.get("caps") or (inc.get("arches") and "amd64" not in inc["arches"]):
+            continue
+        rules.append({k: v for k, v in r.items() if k in ("names", "action", "args", "errnoRet")})
+    c["linux"]["seccomp"] = {"defaultAction": p["defaultAction"], "defaultErrnoRet": p.get("defaultErrnoRet"),
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules}
 json.dump(c, open(path, "w"))
 PY
 }
@@ -48,19 +61,23 @@ sleeper=$work/sleeper
 spec_variant "$sleeper" '["sleep", "100000"]'
 small=$work/small
 spec_variant "$small" '["/bin/true"]' $((4 * 1024 * 1024))
+profiled=$work/profiled
+spec_variant "$profiled" '["/bin/true"]' "" seccomp
 
-run_args=() cycle_args=() exec_args=()
+run_args=() cycle_args=() exec_args=() seccomp_args=()
 for n in "${names[@]}"; do
     mkdir -p "$work/root-$n"
     "${bin[$n]}" --root "$work/root-$n" run -d --bundle "$sleeper" bench-exec >/dev/null
     run_args+=(-n "$n" "${bin[$n]} --root $work/root-$n run --bundle $bundle bench-run")
     cycle_args+=(-n "$n" "bench/cycle.sh ${bin[$n]} $work/root-$n $bundle bench-cycle")
     exec_args+=(-n "$n" "${bin[$n]} --root $work/root-$n exec bench-exec /bin/true")
+    seccomp_args+=(-n "$n" "${bin[$n]} --root $work/root-$n run --bundle $profiled bench-seccomp")
 done
 
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" "${run_args[@]}" >/dev/null
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/cycle.json" "${cycle_args[@]}" >/dev/null
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/exec.json" "${exec_args[@]}" >/dev/null
+hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/seccomp.json" "${seccomp_args[@]}" >/dev/null
 
 for n in "${names[@]}"; do
     /usr/bin/time -f %M -o "$work/rss-$n" "${bin[$n]}" --root "$work/root-$n" run --bundle "$bundle" bench-rss >/dev/null
@@ -84,7 +101,8 @@ print(f"Measured {subprocess.run(['date', '-u', '+%Y-%m-%d'], capture_output=Tru
 print("| benchmark | runtime | median | min | max | ratio to crun |")
 print("|---|---|---|---|---|---|")
 for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.json"),
-                 ("exec /bin/true", "exec.json")]:
+                 ("exec /bin/true", "exec.json"),
+                 ("run /bin/true with podman's seccomp profile", "seccomp.json")]:
     res = load(f)
     base = res["crun"]["median"]
     for n in names:
