@@ -13,7 +13,6 @@
 //! a temporary file renamed into place, never following a symlink.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -78,15 +77,8 @@ fn write(path: &Path, entry: &Entry) -> std::io::Result<()> {
         Err(e) => return Err(e),
     }
     let tmp = dir.join(format!(".{}.tmp", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(entry).expect("an entry serializes"))?;
-    std::fs::rename(&tmp, path)
+    let bytes = serde_json::to_vec(entry).expect("an entry serializes");
+    crate::state::write_atomically(&tmp, path, &bytes)
 }
 
 #[cfg(test)]

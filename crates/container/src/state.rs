@@ -218,19 +218,10 @@ impl StateDir {
     /// Replace `state.json` atomically: a crash leaves the old or the new
     /// file, never a mix.
     pub fn save(&self, state: &State) -> Result<()> {
-        let tmp = self.path.join(".state.json.tmp");
         let file = self.path.join(STATE_FILE);
         let bytes = serde_json::to_vec(state).expect("state serializes");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-            .map_err(Error::io("create", &tmp))?;
-        f.write_all(&bytes).map_err(Error::io("write", &tmp))?;
-        std::fs::rename(&tmp, &file).map_err(Error::io("rename into place", &file))
+        write_atomically(&self.path.join(".state.json.tmp"), &file, &bytes)
+            .map_err(Error::io("write", &file))
     }
 
     /// The container's status, read from the state and the live process.
@@ -281,6 +272,21 @@ impl StateDir {
             }
         }
     }
+}
+
+/// Write `bytes` to `path` through `tmp` (0600, never through a symlink),
+/// renamed into place: a crash or a full disk leaves the old file or the
+/// new one, never a mix.
+pub(crate) fn write_atomically(tmp: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(tmp)?;
+    f.write_all(bytes)?;
+    std::fs::rename(tmp, path)
 }
 
 /// The state root is created 0700 on first use; a root that exists but is

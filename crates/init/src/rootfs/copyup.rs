@@ -62,27 +62,18 @@ fn copy_entries(from: &OwnedFd, to: std::os::fd::BorrowedFd<'_>) -> Result<(), E
                 rustix::fs::fchown(&dst, Some(uid), Some(gid))?;
                 rustix::fs::fchmod(&dst, mode)?;
             }
-            FileType::Symlink => {
-                let target = rustix::fs::readlinkat(from, name.as_c_str(), Vec::new())?;
-                rustix::fs::symlinkat(target.as_c_str(), to, name.as_c_str())?;
-                rustix::fs::chownat(
-                    to,
-                    name.as_c_str(),
-                    Some(uid),
-                    Some(gid),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )?;
-            }
-            FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice => {
-                let kind = FileType::from_raw_mode(st.st_mode);
-                rustix::fs::mknodat(to, name.as_c_str(), kind, mode, st.st_rdev)?;
-                rustix::fs::chownat(
-                    to,
-                    name.as_c_str(),
-                    Some(uid),
-                    Some(gid),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )?;
+            kind @ (FileType::Symlink
+            | FileType::Fifo
+            | FileType::CharacterDevice
+            | FileType::BlockDevice) => {
+                if kind == FileType::Symlink {
+                    let target = rustix::fs::readlinkat(from, name.as_c_str(), Vec::new())?;
+                    rustix::fs::symlinkat(target.as_c_str(), to, name.as_c_str())?;
+                } else {
+                    rustix::fs::mknodat(to, name.as_c_str(), kind, mode, st.st_rdev)?;
+                }
+                let nofollow = AtFlags::SYMLINK_NOFOLLOW;
+                rustix::fs::chownat(to, name.as_c_str(), Some(uid), Some(gid), nofollow)?;
             }
             // Sockets belong to a process that is not there any more.
             _ => {}
