@@ -84,11 +84,14 @@ impl Cgroup {
             .then_some(Version::V2)
     }
 
-    fn dir_for(&self, controller: &str) -> Option<&Path> {
-        match self.version_of(controller)? {
-            Version::V1 => self.v1(controller).map(|n| n.dir.as_path()),
-            Version::V2 => self.unified().map(|n| n.dir.as_path()),
-        }
+    /// The hierarchy that holds `controller`, and the container's
+    /// directory in it.
+    pub(crate) fn locate(&self, controller: &str) -> Option<(Version, &Path)> {
+        let node = match self.version_of(controller)? {
+            Version::V1 => self.v1(controller)?,
+            Version::V2 => self.unified()?,
+        };
+        Some((node.version, node.dir.as_path()))
     }
 
     /// The directory whose `cgroup.procs` lists every process of the
@@ -178,7 +181,8 @@ impl Cgroup {
 
     fn write_setting(&self, s: &Setting) -> Result<()> {
         let dir = self
-            .dir_for(&s.controller)
+            .locate(&s.controller)
+            .map(|(_, dir)| dir)
             .ok_or_else(|| Error::invalid(&s.field, format!("no {} hierarchy", s.controller)))?;
         let rejected = |path: PathBuf, value: &str| {
             let field = s.field.clone();

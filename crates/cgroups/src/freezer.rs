@@ -21,12 +21,9 @@ enum Freezer {
 
 impl Cgroup {
     fn freezer(&self) -> Option<Freezer> {
-        match self.version_of("freezer") {
-            Some(Version::V1) => self
-                .nodes
-                .iter()
-                .find(|n| n.version == Version::V1 && n.controllers.iter().any(|c| c == "freezer"))
-                .map(|n| Freezer::V1(n.dir.clone())),
+        // On v2 the freezer is core (`cgroup.freeze`), not a controller.
+        match self.locate("freezer") {
+            Some((Version::V1, dir)) => Some(Freezer::V1(dir.to_path_buf())),
             _ => self.unified().map(|n| Freezer::V2(n.dir.clone())),
         }
     }

@@ -23,18 +23,9 @@ pub struct OomWatch {
 impl Cgroup {
     /// Start watching for OOM kills; `None` without a memory controller.
     pub fn watch_oom(&self) -> Result<Option<OomWatch>> {
-        let Some(version) = self.version_of("memory") else {
+        let Some((version, dir)) = self.locate("memory") else {
             return Ok(None);
         };
-        let dir = self
-            .nodes
-            .iter()
-            .find(|n| {
-                n.version == version
-                    && (version == Version::V2 || n.controllers.iter().any(|c| c == "memory"))
-            })
-            .map(|n| n.dir.clone())
-            .expect("version_of found it");
         match version {
             Version::V1 => {
                 let efd = rustix::event::eventfd(

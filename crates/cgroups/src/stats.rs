@@ -151,21 +151,12 @@ fn page_sizes(dir: &Path, suffix: &str) -> Vec<String> {
 }
 
 impl Cgroup {
-    fn dir(&self, controller: &str) -> Option<(Version, &Path)> {
-        let version = self.version_of(controller)?;
-        let node = self.nodes.iter().find(|n| {
-            n.version == version
-                && (version == Version::V2 || n.controllers.iter().any(|c| c == controller))
-        })?;
-        Some((version, node.dir.as_path()))
-    }
-
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
-        if let Some((v, dir)) = self.dir("cpu") {
+        if let Some((v, dir)) = self.locate("cpu") {
             cpu(&mut s.cpu, v, dir);
         }
-        if let Some((Version::V1, dir)) = self.dir("cpuacct") {
+        if let Some((Version::V1, dir)) = self.locate("cpuacct") {
             s.cpu.usage.total = num(dir, "cpuacct.usage");
             s.cpu.usage.percpu = std::fs::read_to_string(dir.join("cpuacct.usage_percpu"))
                 .unwrap_or_default()
@@ -177,20 +168,20 @@ impl Cgroup {
             s.cpu.usage.user = stat.get("user").copied().unwrap_or(0) * 10_000_000;
             s.cpu.usage.kernel = stat.get("system").copied().unwrap_or(0) * 10_000_000;
         }
-        if let Some((v, dir)) = self.dir("memory") {
+        if let Some((v, dir)) = self.locate("memory") {
             memory(&mut s.memory, v, dir);
         }
-        if let Some((_, dir)) = self.dir("pids") {
+        if let Some((_, dir)) = self.locate("pids") {
             s.pids.current = num(dir, "pids.current");
             s.pids.limit = match num(dir, "pids.max") {
                 u64::MAX => 0,
                 n => n,
             };
         }
-        if let Some((v, dir)) = self.dir("blkio").or_else(|| self.dir("io")) {
+        if let Some((v, dir)) = self.locate("blkio").or_else(|| self.locate("io")) {
             blkio(&mut s.blkio, v, dir);
         }
-        if let Some((v, dir)) = self.dir("hugetlb") {
+        if let Some((v, dir)) = self.locate("hugetlb") {
             let (limit, usage, max) = match v {
                 Version::V1 => (".limit_in_bytes", "usage_in_bytes", "max_usage_in_bytes"),
                 Version::V2 => (".max", "current", ""),
@@ -220,7 +211,7 @@ impl Cgroup {
     /// How many times the kernel's OOM killer has killed in the container's
     /// cgroup so far (v1: `memory.oom_control`, v2: `memory.events`).
     pub fn oom_kills(&self) -> Option<u64> {
-        let (v, dir) = self.dir("memory")?;
+        let (v, dir) = self.locate("memory")?;
         let file = match v {
             Version::V1 => "memory.oom_control",
             Version::V2 => "memory.events",

@@ -8,15 +8,12 @@ use rustix::process::{Pid, PidfdFlags};
 
 use crate::error::{Error, Result};
 use crate::procinfo;
-use crate::state::{State, StateDir, Status};
+use crate::state::{State, StateDir};
 
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    if !matches!(
-        dir.status(&state),
-        Status::Created | Status::Running | Status::Paused
-    ) {
+    if !dir.status(&state).has_process() {
         return Err(Error::NotRunning { id: id.into() });
     }
     let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;

@@ -3,16 +3,13 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::state::{StateDir, Status};
+use crate::state::StateDir;
 
 /// The host pids of the container's processes.
 pub fn processes(root: &Path, id: &str) -> Result<Vec<i32>> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    if !matches!(
-        dir.status(&state),
-        Status::Created | Status::Running | Status::Paused
-    ) {
+    if !dir.status(&state).has_process() {
         return Err(Error::NotRunning { id: id.into() });
     }
     Ok(state.pids())

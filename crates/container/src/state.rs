@@ -29,6 +29,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// Whether the container has a live init to signal, list or limit.
+    pub fn has_process(self) -> bool {
+        matches!(self, Status::Created | Status::Running | Status::Paused)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Creating => "creating",

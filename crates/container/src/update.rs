@@ -7,7 +7,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use crate::error::{Error, Result};
-use crate::state::{StateDir, Status};
+use crate::state::StateDir;
 
 /// Merge `new` into `old`: every field `new` sets replaces the old one.
 /// Device rules are not updated (as with runc).
@@ -110,7 +110,7 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
     dir.lock_exclusive()?;
     let mut state = dir.load()?;
     let status = dir.status(&state);
-    if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+    if !status.has_process() {
         return Err(Error::NotRunning { id: id.into() });
     }
     let cgroup = state
