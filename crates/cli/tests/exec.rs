@@ -68,6 +68,7 @@ fn exit_code_env_user_cwd_groups() {
 #[test]
 fn exec_takes_the_containers_process_settings() {
     let mut b = Bundle::new("exec sleep 1000");
+    b.as_configured = true;
     b.config["process"]["env"] = json!(["PATH=/bin", "FROM_CONFIG=yes"]);
     b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 321}]);
     running(&b);

@@ -45,7 +45,8 @@ fn user_groups_umask_cwd_env() {
 
 #[test]
 fn capabilities_and_no_new_privileges() {
-    let b = Bundle::new("cat /proc/self/status");
+    let mut b = Bundle::new("cat /proc/self/status");
+    b.as_configured = true;
     let status = b.output_of("c1");
     // runc's default: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10).
     let expected = format!("{:016x}", (1u64 << 29) | (1 << 5) | (1 << 10));

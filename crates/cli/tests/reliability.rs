@@ -251,10 +251,9 @@ fn a_kill_at_any_phase_is_cleaned_up_by_delete_force() {
         let del = b.crust(&["delete", "--force", &id]);
         assert!(del.status.success(), "{point}: {}", stderr(&del));
         assert!(!b.root.join(&id).exists(), "{point}: state left");
-        let left: Vec<String> = std::fs::read_dir(&b.root)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
+        let left: Vec<String> = b
+            .container_ids()
+            .into_iter()
             .filter(|n| n != "by")
             .collect();
         assert!(left.is_empty(), "{point}: {left:?} left in the state root");

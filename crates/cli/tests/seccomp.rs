@@ -238,6 +238,7 @@ fn podmans_default_profile_blocks_and_allows() {
     );
 
     let mut control = Bundle::new(script);
+    control.as_configured = true;
     grant_sys_admin(&mut control);
     assert!(
         control.output_of("c2").trim_end().ends_with("changed"),
@@ -304,4 +305,149 @@ fn wait_killable_recv_makes_the_notified_wait_killable() {
         receiver.wait().unwrap();
         assert!(b.crust(&["delete", "--force", "c1"]).status.success());
     }
+}
+
+/// The deny-by-default profile of the strict lane (an allow list of a
+/// 2019 kernel's calls: no close_range, openat2, clone3...).
+fn strict_profile() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/seccomp-strict.json"
+    );
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A profile that does not list what crust itself calls after the
+/// filter would be loaded early (close_range, fcntl on the runtime's
+/// descriptors, capset...) starts containers, with and without
+/// `noNewPrivileges`, for `run`, `create` + `start` and `exec`; and the
+/// filter is really in force in each (a call outside the list fails).
+#[test]
+fn a_deny_by_default_profile_without_crusts_own_calls_starts_containers() {
+    let script = "ls / >/dev/null && cat /etc/passwd >/dev/null && echo ran; \
+                  grep Seccomp: /proc/self/status; hostname x 2>&1; true";
+    for nnp in [true, false] {
+        let mut b = with_filter(script, strict_profile());
+        b.as_configured = true;
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        b.config["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+        let out = b.output_of("c1");
+        assert!(out.starts_with("ran\nSeccomp:\t2\n"), "nnp {nnp}: {out}");
+        assert!(out.contains("Operation not permitted"), "nnp {nnp}: {out}");
+
+        b.config["process"]["args"] = json!(["sleep", "1000"]);
+        let created = b.crust(&["create", "c2"]);
+        assert!(created.status.success(), "nnp {nnp}: {}", stderr(&created));
+        let started = b.crust(&["start", "c2"]);
+        assert!(started.status.success(), "nnp {nnp}: {}", stderr(&started));
+        let exec = b.crust(&["exec", "c2", "sh", "-c", script]);
+        assert!(
+            stdout(&exec).starts_with("ran\nSeccomp:\t2\n"),
+            "exec, nnp {nnp}: {}{}",
+            stdout(&exec),
+            stderr(&exec)
+        );
+        b.crust(&["delete", "--force", "c2"]);
+    }
+}
+
+/// runc's "syscall compatibility after seccomp enforcement": the calls a
+/// modern runtime uses for its setup, refused with ENOSYS, change nothing.
+#[test]
+fn refusing_the_new_mount_and_fd_calls_changes_nothing() {
+    let names = [
+        "close_range",
+        "fsopen",
+        "fsconfig",
+        "fspick",
+        "openat2",
+        "open_tree",
+        "move_mount",
+        "mount_setattr",
+    ];
+    for nnp in [true, false] {
+        let mut b = with_filter(
+            "echo ok",
+            json!({"defaultAction": "SCMP_ACT_ALLOW",
+                   "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}),
+        );
+        b.config["process"]["noNewPrivileges"] = json!(nnp);
+        assert_eq!(b.output_of("c1"), "ok\n", "nnp {nnp}");
+    }
+}
+
+/// Compile `source` (C) statically into the rootfs of `b` as /prog.
+fn compile_into(b: &Bundle, source: &str) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let c = dir.path().join("prog.c");
+    std::fs::write(&c, source).unwrap();
+    let out = std::process::Command::new("cc")
+        .arg("-static")
+        .arg("-o")
+        .arg(b.rootfs().join("prog"))
+        .arg(&c)
+        .output()
+        .expect("cc (gcc) compiles the test program");
+    assert!(out.status.success(), "cc: {}", stderr(&out));
+}
+
+/// runc's "-ENOSYS handling": a call newer than every call the profile
+/// names returns ENOSYS (so that the C library falls back); an older one
+/// the profile does not name gets the default action.
+#[test]
+fn calls_newer_than_the_profile_return_enosys() {
+    let mut b = Bundle::with_own_rootfs("/prog");
+    compile_into(
+        &b,
+        r#"#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+    long r1 = syscall(SYS_close_range, 1000, 1001, 0);
+    int e1 = errno;
+    long r2 = syscall(SYS_setns, -1, 0);
+    int e2 = errno;
+    printf("%ld %d %ld %d\n", r1, e1, r2, e2);
+    return 0;
+}
+"#,
+    );
+    let mut profile = strict_profile();
+    profile["syscalls"][0]["names"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n != "setns");
+    b.config["linux"]["seccomp"] = profile;
+    let out = b.output_of("c1");
+    assert_eq!(
+        out,
+        format!("-1 {} -1 {}\n", libc::ENOSYS, libc::EPERM),
+        "close_range (436, newer than the profile) ENOSYS, setns (308) EPERM"
+    );
+
+    // With a default action that allows, nothing is turned into ENOSYS.
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]});
+    assert_eq!(b.output_of("c2"), format!("0 0 -1 {}\n", libc::EBADF));
+}
+
+/// As in runc, a startContainer hook runs under the container's filter.
+#[test]
+fn a_start_container_hook_runs_under_the_filter() {
+    let mut b = with_filter(
+        "true",
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+    );
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hooked"]}
+    ]});
+    let out = b.run("c1");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("startContainer"), "{}", stderr(&out));
+    assert!(!b.rootfs().join("tmp/hooked").exists());
 }

@@ -43,7 +43,7 @@ pub fn run(e: Exec<'_>) -> ! {
         .collect();
     crate::prepare_child(&held, e.preserve_fds, c"crust:[EXEC]");
     let failure = match setup(&e) {
-        Ok(launch) => crate::launch(&launch, &e.sigmask),
+        Ok(launch) => crate::launch(launch, &e.sigmask),
         Err(err) => err,
     };
     let _ = e.channel.send(&Message::Failed(failure));

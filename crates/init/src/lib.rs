@@ -8,6 +8,7 @@
 mod caps;
 mod console;
 mod dmz;
+mod enosys;
 pub mod error;
 pub mod exec;
 pub mod hooks;
@@ -106,7 +107,7 @@ pub fn run(init: Init<'_>) -> ! {
     .collect();
     prepare_child(&held, init.preserve_fds, c"crust:[INIT]");
     match setup(&init) {
-        Ok(exe) => {
+        Ok(mut pending) => {
             let ready = Message::Ready {
                 phases: timeline::take(),
             };
@@ -117,17 +118,24 @@ pub fn run(init: Init<'_>) -> ! {
                 sys::exec::exit_now(1);
             }
             // `start` has returned: a failing startContainer hook can only
-            // be reported on the container's stderr, as with runc.
-            if let Err(e) = hooks::run_all(
-                init.spec,
-                hooks::Kind::StartContainer,
-                &hook_state(&init, "created"),
-            ) {
-                eprintln!("crust: {e}");
-                sys::exec::exit_now(1);
+            // be reported on the container's stderr, as with runc. The
+            // hooks run as the process will, under its seccomp filter (as
+            // in runc).
+            if !hooks::of_kind(init.spec, hooks::Kind::StartContainer).is_empty() {
+                let ran = pending.seal().and_then(|()| {
+                    hooks::run_all(
+                        init.spec,
+                        hooks::Kind::StartContainer,
+                        &hook_state(&init, "created"),
+                    )
+                });
+                if let Err(e) = ran {
+                    eprintln!("crust: {e}");
+                    sys::exec::exit_now(1);
+                }
             }
             // The parent is gone by now; stderr is the container's.
-            eprintln!("crust: {}", launch(&exe, &init.sigmask));
+            eprintln!("crust: {}", launch(pending, &init.sigmask));
             sys::exec::exit_now(127)
         }
         Err(e) => {
@@ -203,37 +211,51 @@ fn hook_state<'a>(init: &'a Init<'_>, status: &'a str) -> hooks::HookState<'a> {
     }
 }
 
-/// Restore the caller's signal mask and `execve`; returns only on failure.
-/// What is left for the very end: a seccomp filter that waited for
-/// no_new_privs (so that only the signal mask and `execve` run under it),
-/// and the program to execute.
+/// What is left for the very end, after the start gate: the seccomp
+/// filter (loaded last, so that nothing crust does can be refused by it),
+/// the capability sets it waited for, and the program to execute.
 pub(crate) struct Launch {
     exe: process::Executable,
     /// The exec trampoline (`dmz`), when the program runs through it.
     dmz: Option<OwnedFd>,
-    filter: Option<seccomp::Filter>,
+    /// The filter still to load (`None`: no filter, or loaded already).
+    filter: Option<seccomp::Compiled>,
+    /// The process's capability sets, when it holds CAP_SYS_ADMIN only to
+    /// load the filter without no_new_privs: set right after the load.
+    caps: Option<process::CapSets>,
     /// `execCPUAffinity.final`.
     final_cpus: Option<String>,
 }
 
-/// Load the pending filter, restore the caller's signal mask and `execve`;
-/// returns only on failure, with what failed.
-fn launch(l: &Launch, sigmask: &sys::signal::SigMask) -> InitError {
-    if let Some(cpus) = &l.final_cpus {
-        if let Err(e) = scheduling::set_affinity(cpus, "process.execCPUAffinity.final") {
-            return e;
+impl Launch {
+    /// Load the pending filter and drop what was kept for it. After this
+    /// only `execve` (and, before it, startContainer hooks and the signal
+    /// mask) is left.
+    fn seal(&mut self) -> Result<(), InitError> {
+        if let Some(cpus) = self.final_cpus.take() {
+            scheduling::set_affinity(&cpus, "process.execCPUAffinity.final")?;
         }
-    }
-    if let Some(filter) = &l.filter {
-        if let Err(e) = filter.load() {
-            return e;
+        if let Some(filter) = self.filter.take() {
+            seccomp::load(&filter)?;
         }
+        if let Some(caps) = self.caps.take() {
+            process::apply_caps(&caps)?;
+        }
+        Ok(())
     }
+}
+
+/// Restore the caller's signal mask, seal and `execve`; returns only on
+/// failure, with what failed.
+fn launch(mut l: Launch, sigmask: &sys::signal::SigMask) -> InitError {
     if let Err(e) = sys::signal::restore(sigmask) {
         return InitError::Process {
             op: "restore the signal mask".into(),
             errno: e.into(),
         };
+    }
+    if let Err(e) = l.seal() {
+        return e;
     }
     let errno = match &l.dmz {
         Some(dmz) => dmz::exec(dmz, &l.exe),
@@ -383,8 +405,10 @@ fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
 /// The process's terminal, rlimits, user, capabilities, `noNewPrivileges`
 /// and cwd, in the order that keeps each step permitted: limits and the
 /// bounding set while still root, then the uid change, then the final
-/// capability sets. Returns what `execve` needs, with every descriptor but
-/// stdio and the preserved ones marked close-on-exec.
+/// capability sets. Returns what is left for `execve`, with every
+/// descriptor but stdio and the preserved ones marked close-on-exec. The
+/// seccomp filter waits in it, unless it notifies an agent: that one is
+/// loaded here, since its descriptor must reach the parent before `Ready`.
 pub(crate) fn become_process(
     proc: &oci_spec::runtime::Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
@@ -393,7 +417,6 @@ pub(crate) fn become_process(
     preserve_fds: u32,
     channel: &Channel,
 ) -> Result<Launch, InitError> {
-    // Before any filter is loaded: memfd_create may not be allowed by it.
     let dmz = dmz::prepare(seccomp)?;
     let affinity = proc.exec_cpu_affinity().as_ref();
     if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
@@ -401,12 +424,6 @@ pub(crate) fn become_process(
     }
     if let Some(socket) = console_socket {
         console::setup(socket, proc)?;
-    }
-    let nnp = proc.no_new_privileges().unwrap_or(false);
-    let filter = compiled.map(|c| seccomp::Filter::new(c.clone(), nnp));
-    if let Some(f) = filter.as_ref().filter(|_| !nnp) {
-        // Without no_new_privs this needs CAP_SYS_ADMIN: before the drop.
-        load_filter(f, channel)?;
     }
     process::set_rlimits(proc.rlimits().as_deref().unwrap_or_default())?;
     // While the process still has CAP_SYS_NICE (and CAP_SYS_ADMIN for the
@@ -417,43 +434,50 @@ pub(crate) fn become_process(
     if let Some(s) = proc.scheduler() {
         scheduling::set_scheduler(s)?;
     }
+    let nnp = proc.no_new_privileges().unwrap_or(false);
     let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
-    process::drop_bounding(&caps)?;
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: the
+    // process keeps it (effective, permitted) until the filter is in.
+    let (now, later) = match caps.plus_sys_admin() {
+        Some(interim) if compiled.is_some() && !nnp => (interim, Some(caps)),
+        _ => (caps, None),
+    };
+    let cwd_reached = process::enter_cwd_as_runtime(proc.cwd())?;
+    process::drop_bounding(&now)?;
     process::set_user(proc)?;
-    process::apply_caps(&caps)?;
+    process::apply_caps(&now)?;
     if nnp {
         rustix::thread::set_no_new_privs(true).map_err(|e| InitError::Process {
             op: "process.noNewPrivileges: prctl".into(),
             errno: e.into(),
         })?;
     }
-    process::enter_cwd(proc.cwd())?;
+    if !cwd_reached {
+        process::enter_cwd(proc.cwd())?;
+    }
     let exe = process::executable(proc)?;
     lsm::label_exec(proc)?;
     sys::fd::cloexec_from(3 + preserve_fds).map_err(|e| InitError::Process {
         op: "mark inherited descriptors close-on-exec".into(),
         errno: e.into(),
     })?;
-    // With no_new_privs the filter is loaded last, just before execve;
-    // one with a notifying rule before the parent goes, which must hand
-    // its descriptor to the agent.
-    let mut filter = filter.filter(|_| nnp);
-    if let Some(f) = filter.take_if(|f| f.notify()) {
-        load_filter(&f, channel)?;
-    }
-    let final_cpus = affinity.and_then(|a| a.cpu_affinity_final().clone());
-    Ok(Launch {
+    let mut launch = Launch {
         exe,
         dmz,
-        filter,
-        final_cpus,
-    })
+        filter: compiled.cloned(),
+        caps: later,
+        final_cpus: affinity.and_then(|a| a.cpu_affinity_final().clone()),
+    };
+    if let Some(f) = launch.filter.take_if(|f| f.notify) {
+        load_filter(&f, channel)?;
+    }
+    Ok(launch)
 }
 
 /// Load `f`; if it notifies an agent, pass the notification descriptor to
 /// the parent, which forwards it to `linux.seccomp.listenerPath`.
-fn load_filter(f: &seccomp::Filter, channel: &Channel) -> Result<(), InitError> {
-    if let Some(fd) = f.load()? {
+fn load_filter(f: &seccomp::Compiled, channel: &Channel) -> Result<(), InitError> {
+    if let Some(fd) = seccomp::load(f)? {
         channel
             .send_with_fd(
                 &Message::SeccompListener,

@@ -86,6 +86,7 @@ fn cap_set(
 }
 
 /// The five sets of `process.capabilities`, as bit sets.
+#[derive(Clone, Copy)]
 pub(crate) struct CapSets {
     bounding: CapabilitySet,
     sets: CapabilitySets,
@@ -106,6 +107,22 @@ impl CapSets {
             },
             ambient: get(LinuxCapabilities::ambient)?,
         })
+    }
+}
+
+impl CapSets {
+    /// These sets with CAP_SYS_ADMIN effective and permitted as well (the
+    /// bounding set stays as it is: it limits what `execve` grants, not
+    /// what the process holds); `None` when they have it already.
+    pub(crate) fn plus_sys_admin(&self) -> Option<CapSets> {
+        let admin = CapabilitySet::SYS_ADMIN;
+        if self.sets.effective.contains(admin) && self.sets.permitted.contains(admin) {
+            return None;
+        }
+        let mut more = *self;
+        more.sets.effective |= admin;
+        more.sets.permitted |= admin;
+        Some(more)
     }
 }
 
@@ -180,6 +197,21 @@ pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
         }
     }
     Ok(())
+}
+
+/// Change to `process.cwd` before the uid change, as runc does: the
+/// runtime may reach a directory the container's user cannot (then it
+/// stays there). False when permission was denied: `enter_cwd` tries
+/// again as the user, who may reach what the runtime cannot (a volume
+/// owned by the user on a root-squashing filesystem).
+pub(crate) fn enter_cwd_as_runtime(cwd: &Path) -> Result<bool, InitError> {
+    match enter_cwd(cwd) {
+        Ok(()) => Ok(true),
+        Err(InitError::Cwd { errno, .. }) if matches!(errno.0, libc::EACCES | libc::EPERM) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Change to `process.cwd` as the container user: after the pivot, so the
@@ -264,13 +296,20 @@ fn lookup(name: &str, env: &[String]) -> Result<PathBuf, InitError> {
     })
 }
 
-/// A regular file this process may execute.
+/// A regular file this process may execute, judged with its effective
+/// ids and capabilities (`CAP_DAC_OVERRIDE` lets a user other than root
+/// execute a file with any execute bit), as `execve` will judge it.
 fn check_executable(path: &Path) -> Result<(), rustix::io::Errno> {
     let st = rustix::fs::stat(path)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         return Err(rustix::io::Errno::ACCESS);
     }
-    rustix::fs::access(path, Access::EXEC_OK)
+    rustix::fs::accessat(
+        rustix::fs::CWD,
+        path,
+        Access::EXEC_OK,
+        rustix::fs::AtFlags::EACCESS,
+    )
 }
 
 /// The home directory of `uid` in the container's `/etc/passwd`, or `/`.

@@ -3,9 +3,10 @@
 //! As in runc: a syscall name libseccomp does not know (on this
 //! architecture) is skipped; a rule whose action is the default action adds
 //! nothing and is skipped; conditions on one argument are OR-ed (one rule
-//! each), on different arguments AND-ed (one rule). Without
-//! `noNewPrivileges` loading a filter needs CAP_SYS_ADMIN, so the caller
-//! loads it before dropping capabilities; with it, as late as possible.
+//! each), on different arguments AND-ed (one rule). The filter is loaded
+//! last, just before `execve` (see `Launch` in the crate root); without
+//! `noNewPrivileges` that needs CAP_SYS_ADMIN, which the process keeps
+//! until right after the load.
 
 use std::str::FromStr;
 
@@ -95,12 +96,6 @@ pub struct Compiled {
     pub flags: u32,
     /// Some rule notifies a user-space agent.
     pub notify: bool,
-}
-
-/// A compiled filter for a process, with its `noNewPrivileges` setting.
-pub(crate) struct Filter {
-    compiled: Compiled,
-    no_new_privs: bool,
 }
 
 /// Whether a process under `s` may call `execveat` whatever its
@@ -243,12 +238,34 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
     }
+    let mut program = Vec::new();
+    if !matches!(default, ScmpAction::Allow | ScmpAction::Log) {
+        let mut archs = vec![ScmpArch::native()];
+        archs.extend(
+            s.architectures()
+                .iter()
+                .flatten()
+                .filter_map(|a| ScmpArch::from_str(&spelled(a)).ok()),
+        );
+        let names: Vec<&str> = s
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names().iter().map(String::as_str))
+            .collect();
+        program = crate::enosys::prologue(&archs, &names);
+    }
+    program.extend(export(&ctx)?);
     Ok(Compiled {
-        program: export(&ctx)?,
+        program,
         flags,
         notify,
     })
 }
+
+/// The version of what `compile` makes of a profile beyond libseccomp's
+/// program: part of the seccomp cache's key.
+pub const PROGRAM_FORMAT: u32 = 2;
 
 /// The linked libseccomp's version, for keying compiled programs.
 pub fn library_version() -> String {
@@ -325,30 +342,11 @@ fn failed(op: &str) -> impl FnOnce(rustix::io::Errno) -> InitError {
     }
 }
 
-impl Filter {
-    /// `no_new_privs` is the process's setting, which `load` turns on
-    /// before installing the filter (as libseccomp would).
-    pub(crate) fn new(compiled: Compiled, no_new_privs: bool) -> Filter {
-        Filter {
-            compiled,
-            no_new_privs,
-        }
-    }
-
-    /// Some rule notifies a user-space agent.
-    pub(crate) fn notify(&self) -> bool {
-        self.compiled.notify
-    }
-
-    /// Install the filter on this process; with a notifying rule, the
-    /// user-notification descriptor.
-    pub(crate) fn load(&self) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
-        if self.no_new_privs {
-            rustix::thread::set_no_new_privs(true).map_err(failed("set no_new_privs"))?;
-        }
-        sys::seccomp::set_mode_filter(&self.compiled.program, self.compiled.flags)
-            .map_err(failed("load the filter"))
-    }
+/// Install `c` on this process; with a notifying rule, the
+/// user-notification descriptor. Without no_new_privs set, the caller
+/// holds CAP_SYS_ADMIN.
+pub(crate) fn load(c: &Compiled) -> Result<Option<std::os::fd::OwnedFd>, InitError> {
+    sys::seccomp::set_mode_filter(&c.program, c.flags).map_err(failed("load the filter"))
 }
 
 #[cfg(test)]

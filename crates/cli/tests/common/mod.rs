@@ -68,6 +68,9 @@ pub struct Bundle {
     pub dir: TempDir,
     pub root: PathBuf,
     pub config: Value,
+    /// Written exactly as the test set it, also in the strict seccomp
+    /// lane (for tests that look at the filter or `noNewPrivileges`).
+    pub as_configured: bool,
 }
 
 impl Bundle {
@@ -94,7 +97,12 @@ impl Bundle {
         config["process"]["args"] = json!(["sh", "-c", script]);
         config["root"]["path"] = json!(shared_rootfs());
         let root = dir.path().join("state");
-        Bundle { dir, root, config }
+        Bundle {
+            dir,
+            root,
+            config,
+            as_configured: false,
+        }
     }
 
     /// Like `new`, with a rootfs of its own that the test may change.
@@ -139,6 +147,9 @@ impl Bundle {
         static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut config = self.config.clone();
+        if !self.as_configured {
+            strict_profile(&mut config);
+        }
         if config["linux"].get("cgroupsPath").is_none() {
             config["linux"]["cgroupsPath"] =
                 json!(format!("crust-test-{}-{n}", std::process::id()));
@@ -205,11 +216,22 @@ impl Bundle {
         );
     }
 
+    /// The ids of the container directories under the state root (not
+    /// crust's own entries there, such as the seccomp cache `#seccomp`).
+    pub fn container_ids(&self) -> Vec<String> {
+        std::fs::read_dir(&self.root)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| !n.starts_with('#'))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The number of container directories under the state root.
     pub fn state_dirs(&self) -> usize {
-        std::fs::read_dir(&self.root)
-            .map(|d| d.count())
-            .unwrap_or(0)
+        self.container_ids().len()
     }
 
     pub fn state(&self, id: &str) -> Value {
@@ -222,11 +244,34 @@ impl Bundle {
 impl Drop for Bundle {
     fn drop(&mut self) {
         // Best effort: leave no container behind if a test failed midway.
-        if let Ok(entries) = std::fs::read_dir(&self.root) {
-            for e in entries.flatten() {
-                let id = e.file_name().to_string_lossy().to_string();
-                let _ = self.command(&["delete", "--force", &id]).output();
-            }
+        for id in self.container_ids() {
+            let _ = self.command(&["delete", "--force", &id]).output();
+        }
+    }
+}
+
+/// With `CRUST_TEST_SECCOMP=strict` (a lane of `scripts/test.sh`), every
+/// container a test writes without a seccomp profile of its own gets a
+/// deny-by-default one (EPERM) that allows the system calls of a 2019
+/// kernel only, as old engines' profiles do (runtime-tools' `generate`):
+/// nothing crust does may depend on a newer one (close_range, openat2,
+/// clone3...) once the filter is loaded. The lane also runs without
+/// `noNewPrivileges`, the other way to load a filter.
+fn strict_profile(config: &mut Value) {
+    static PROFILE: OnceLock<Option<Value>> = OnceLock::new();
+    let profile = PROFILE.get_or_init(|| {
+        (std::env::var("CRUST_TEST_SECCOMP").as_deref() == Ok("strict")).then(|| {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/fixtures/seccomp-strict.json"
+            );
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+        })
+    });
+    if let Some(profile) = profile {
+        if config["linux"].get("seccomp").is_none() {
+            config["linux"]["seccomp"] = profile.clone();
+            config["process"]["noNewPrivileges"] = json!(false);
         }
     }
 }
