@@ -90,6 +90,12 @@ fn main() {
         eprintln!("crust: a command is required; see crust --help");
         std::process::exit(2);
     };
+    // Before crust opens anything (the log file first): its descriptors
+    // must be numbered above those the container inherits.
+    if let Err(e) = sys::fd::reserve_preserved_range(command.preserved_fds()) {
+        eprintln!("crust: reserve the preserved descriptor range (--preserve-fds): {e}");
+        std::process::exit(1);
+    }
     let errors_on_stderr = match logging::init(
         cli.global.log.as_deref(),
         cli.global.log_format,

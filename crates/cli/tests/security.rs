@@ -279,3 +279,117 @@ fn state_symlinks_are_not_followed() {
     std::fs::remove_file(b.root.join("alias")).unwrap();
     ok(&b.crust(&["delete", "--force", "c1"]));
 }
+
+/// The descriptor numbers `pid` has open.
+fn open_fds(pid: i64) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Run `crust ARGS…` from a shell that has only stdio open, plus fd 5 on
+/// `passed` (the caller's descriptor to preserve); bounded in time, as a
+/// runtime that left its state lock in the container would hang `start`.
+fn crust_from_shell(b: &Bundle, args: &str, passed: &Path) -> std::process::Output {
+    b.write();
+    // Whatever else the test process inherited in the range is closed.
+    let closed: String = (3..30)
+        .filter(|fd| *fd != 5)
+        .map(|fd| format!(" {fd}<&-"))
+        .collect();
+    let script = format!(
+        "exec {} --root {} {args} 5<{}{closed}",
+        common::CRUST,
+        b.root.display(),
+        passed.display()
+    );
+    // busybox's sh: dash would leave a copy of stdin at fd 10.
+    let mut child = std::process::Command::new("timeout")
+        .args(["20", "busybox", "sh", "-c", &script])
+        .current_dir(b.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(tempfile::tempfile().unwrap())
+        .stderr(tempfile::tempfile().unwrap())
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }
+}
+
+/// `--preserve-fds N` passes exactly the caller's descriptors 3..3+N-1:
+/// with a caller that has stdio and fd 5 open, a runtime whose own
+/// descriptors (state directory lock, exec fifo, cgroup directory,
+/// sockets) landed in that range would hand them to the container — a
+/// host directory descriptor (the CVE-2024-21626 class) — and `start`
+/// would wait forever on the lock the waiting init holds. With crust the
+/// waiting init holds nothing of crust's in the range (close-on-exec
+/// placeholders fill its holes), the process holds only stdio and fd 5,
+/// and `start` and `delete` return.
+#[test]
+fn preserve_fds_passes_only_the_callers_descriptors() {
+    let b = Bundle::new("exec sleep 1000");
+    let passed = b.dir.path().join("passed");
+    std::fs::write(&passed, "from the caller\n").unwrap();
+    let created = crust_from_shell(&b, "create --preserve-fds 20 c1", &passed);
+    assert!(created.status.success(), "create: {:?}", created.status);
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    // Until its execve the init holds only the caller's fd 5 and
+    // placeholders (close-on-exec /dev/null) in the range.
+    let in_range: Vec<(i32, PathBuf)> = open_fds(pid)
+        .into_iter()
+        .filter(|fd| (3..23).contains(fd) && *fd != 5)
+        .map(|fd| {
+            (
+                fd,
+                std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap(),
+            )
+        })
+        .filter(|(_, target)| target != Path::new("/dev/null"))
+        .collect();
+    assert!(in_range.is_empty(), "the waiting init holds {in_range:?}");
+    let start = b.command(&["start", "c1"]);
+    let started = common::output_via_files(
+        std::process::Command::new("timeout")
+            .arg("10")
+            .arg(start.get_program())
+            .args(start.get_args())
+            .current_dir(b.dir.path()),
+    );
+    assert!(started.status.success(), "start: {}", stderr(&started));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(open_fds(pid), [0, 1, 2, 5]);
+    let target = std::fs::read_link(format!("/proc/{pid}/fd/5")).unwrap();
+    assert_eq!(target, passed);
+    ok(&b.crust(&["delete", "--force", "c1"]));
+
+    // run and exec alike.
+    let ran = crust_from_shell(&b, "run -d --preserve-fds 20 c2", &passed);
+    assert!(ran.status.success(), "run: {:?}", ran.status);
+    let pid = b.state("c2")["pid"].as_i64().unwrap();
+    assert_eq!(open_fds(pid), [0, 1, 2, 5]);
+    let pid_file = b.dir.path().join("exec.pid");
+    let exec = crust_from_shell(
+        &b,
+        &format!(
+            "exec -d --pid-file {} --preserve-fds 20 c2 sleep 1000",
+            pid_file.display()
+        ),
+        &passed,
+    );
+    assert!(exec.status.success(), "exec: {:?}", exec.status);
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(open_fds(exec_pid), [0, 1, 2, 5]);
+    ok(&b.crust(&["delete", "--force", "c2"]));
+}

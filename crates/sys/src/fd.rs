@@ -59,3 +59,33 @@ fn close_range(first: u32, last: u32) -> Result<(), Errno> {
         ))
     }
 }
+
+/// Fill every free descriptor number in `3..3+count` with a close-on-exec
+/// placeholder, kept open for the life of the process. The container gets
+/// the caller's descriptors in that range (`--preserve-fds`); with the
+/// holes filled, every descriptor the runtime opens later (its state
+/// directory lock, the exec fifo, sockets) is numbered above the range
+/// and is closed before the container's program runs, while the
+/// placeholders vanish at `execve`.
+pub fn reserve_preserved_range(count: u32) -> Result<(), Errno> {
+    use std::os::fd::IntoRawFd;
+    for fd in 3..3u32.saturating_add(count) {
+        let fd = i32::try_from(fd).map_err(|_| Errno::BADF)?;
+        // SAFETY: F_GETFD only reads the descriptor's flags; an unused
+        // number answers EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        let placeholder = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        // Every lower number is taken, so the kernel used the lowest free
+        // one: this one.
+        if placeholder.into_raw_fd() != fd {
+            return Err(Errno::BADF);
+        }
+    }
+    Ok(())
+}

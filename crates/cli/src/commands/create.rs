@@ -55,6 +55,11 @@ fn socket_activation() -> u32 {
 }
 
 impl CreateFlags {
+    /// The caller's descriptors the container gets.
+    pub fn preserved_fds(&self) -> u32 {
+        self.preserve_fds.saturating_add(socket_activation())
+    }
+
     /// `detached`: `create` and `run -d`; a foreground `run` holds the
     /// terminal itself unless given a console socket.
     pub fn create(

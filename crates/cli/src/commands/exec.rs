@@ -66,6 +66,10 @@ pub struct Args {
 }
 
 impl Args {
+    pub fn preserved_fds(&self) -> u32 {
+        self.preserve_fds
+    }
+
     /// In the foreground, exit with the process's exit code, forwarding
     /// signals (and relaying its terminal with `-t`); detached, exit once it
     /// runs.

@@ -75,6 +75,19 @@ impl Command {
     }
 }
 
+impl Command {
+    /// How many descriptors from 3 on the container's process inherits
+    /// from crust's caller (`--preserve-fds`, socket activation).
+    pub fn preserved_fds(&self) -> u32 {
+        match self {
+            Command::Create(a) => a.opts.preserved_fds(),
+            Command::Run(a) => a.preserved_fds(),
+            Command::Exec(a) => a.preserved_fds(),
+            _ => 0,
+        }
+    }
+}
+
 /// `--format` of `list` and `ps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

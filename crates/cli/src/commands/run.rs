@@ -17,6 +17,10 @@ pub struct Args {
 }
 
 impl Args {
+    pub fn preserved_fds(&self) -> u32 {
+        self.opts.preserved_fds()
+    }
+
     /// Create and start; in the foreground, wait for the container and exit
     /// with its exit code, forwarding every signal to it.
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
