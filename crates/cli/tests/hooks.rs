@@ -131,21 +131,82 @@ fn a_failing_hook_before_start_fails_the_create_and_cleans_up() {
     }
 }
 
+/// runtime.md step 9: a failing poststart hook is an error, and the
+/// container is stopped (`start` fails, the process is killed; `run`
+/// also deletes it).
 #[test]
-fn failing_poststart_and_poststop_hooks_only_warn() {
+fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["hooks"] =
+        json!({"poststart": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 3"]}]});
+    let created = b.crust(&["create", "c1"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let out = b.crust(&["start", "c1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.trim()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("hooks.poststart[0]"),
+        "{err}"
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while common::alive(pid) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!common::alive(pid), "the container was not stopped");
+    assert_eq!(b.state("c1")["status"], "stopped");
+    assert!(b.crust(&["delete", "c1"]).status.success());
+
+    let out = b.run("c2");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("hooks.poststart[0]"));
+    assert_eq!(b.state_dirs(), 0);
+}
+
+/// runtime.md step 13: a failing poststop hook is a warning; the hooks
+/// after it still run and `delete` succeeds.
+#[test]
+fn a_failing_poststop_hook_warns_and_the_rest_run() {
     let mut b = Bundle::new("true");
-    let fail = json!([{"path": "/bin/false"}]);
-    b.config["hooks"] = json!({"poststart": fail, "poststop": fail});
+    let marker = b.dir.path().join("second-ran");
+    b.config["hooks"] = json!({"poststop": [
+        {"path": "/bin/false"},
+        {"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", marker.display())]}
+    ]});
     let out = b.run("c1");
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("level=warning")
-            && err.contains("hooks.poststart[0]")
-            && err.contains("hooks.poststop[0]"),
+        err.contains("level=warning") && err.contains("hooks.poststop[0]"),
         "{err}"
     );
+    assert!(marker.exists(), "the second poststop hook did not run");
     assert_eq!(b.state_dirs(), 0);
+}
+
+/// runc gives a startContainer hook without `env` the process's
+/// environment; one with `env` gets exactly that.
+#[test]
+fn a_start_container_hook_without_env_inherits_the_processs() {
+    let mut b = Bundle::with_own_rootfs("true");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_PROCESS=yes"]);
+    b.config["hooks"] = json!({"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "env > /tmp/inherited"]},
+        {"path": "/bin/sh", "args": ["sh", "-c", "env > /tmp/own"], "env": ["OWN=1"]}
+    ]});
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let inherited = std::fs::read_to_string(b.rootfs().join("tmp/inherited")).unwrap();
+    assert!(inherited.contains("FROM_PROCESS=yes"), "{inherited}");
+    let own = std::fs::read_to_string(b.rootfs().join("tmp/own")).unwrap();
+    assert!(
+        own.contains("OWN=1") && !own.contains("FROM_PROCESS"),
+        "{own}"
+    );
 }
 
 #[test]

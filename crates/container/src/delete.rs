@@ -58,7 +58,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         cgroup.destroy()?;
     }
     crate::fault::point("delete:cgroup");
-    crate::hooks::run_logged(&state, init::hooks::Kind::Poststop, "stopped");
+    crate::hooks::poststop(&state);
     dir.remove()
 }
 

@@ -1,5 +1,7 @@
-//! Hooks the runtime runs after `create`: poststart and poststop. Their
-//! failures are logged and do not stop the lifecycle (runtime.md).
+//! Hooks the runtime runs after `create`: poststart and poststop. A
+//! failing poststart hook is an error and stops the container; a failing
+//! poststop hook is a warning, and the ones after it still run
+//! (runtime.md, lifecycle steps 9 and 13).
 
 use init::hooks::{HookState, Kind};
 
@@ -17,9 +19,21 @@ pub(crate) fn state_of<'a>(state: &'a State, status: &'a str) -> HookState<'a> {
     }
 }
 
-/// Run the `kind` hooks of the container, logging a failure as a warning.
-pub(crate) fn run_logged(state: &State, kind: Kind, status: &str) {
-    if let Err(e) = init::hooks::run_all(&state.config, kind, &state_of(state, status)) {
+/// Run every poststop hook of the container, each failure a warning.
+pub(crate) fn poststop(state: &State) {
+    let failures = init::hooks::run_each(
+        &state.config,
+        Kind::Poststop,
+        &state_of(state, "stopped"),
+        &[],
+        false,
+    );
+    for e in failures {
         log::warn!("{e}");
     }
+}
+
+/// Run the poststart hooks; the first failure stops them.
+pub(crate) fn poststart(state: &State) -> Result<(), init::InitError> {
+    init::hooks::run_all(&state.config, Kind::Poststart, &state_of(state, "running"))
 }

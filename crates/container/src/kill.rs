@@ -26,6 +26,14 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     })
 }
 
+/// Stop the container: SIGKILL to every process in it, the init last.
+pub(crate) fn stop(state: &State) {
+    signal_namespace(state, libc::SIGKILL);
+    if let Some(init) = open_init(state) {
+        let _ = sys::signal::pidfd_send(&init, libc::SIGKILL);
+    }
+}
+
 /// A pidfd for the container's init, checked (after opening, so the pid
 /// cannot be recycled under it) to be the same process that was created.
 pub(crate) fn open_init(state: &State) -> Option<OwnedFd> {

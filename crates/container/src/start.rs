@@ -7,7 +7,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use init::hooks::Kind;
 
 use crate::state::{State, StateDir, Status};
 
@@ -19,8 +18,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         Status::Created => {
             release(&dir)?;
             crate::fault::point("start:released");
-            poststart(&state);
-            Ok(())
+            poststart(&state)
         }
         status => Err(Error::WrongState {
             action: "start",
@@ -30,9 +28,14 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     }
 }
 
-/// Once the process runs: the poststart hooks.
-pub fn poststart(state: &State) {
-    crate::hooks::run_logged(state, Kind::Poststart, "running");
+/// Once the process runs: the poststart hooks. If one fails the
+/// container is stopped (its processes killed; `delete` removes it) and
+/// the failure is the error, as runtime.md says.
+pub fn poststart(state: &State) -> Result<()> {
+    crate::hooks::poststart(state).map_err(|e| {
+        crate::kill::stop(state);
+        Error::Init(e)
+    })
 }
 
 /// Release a container this process created: through its pipe when it

@@ -86,32 +86,55 @@ pub struct HookState<'a> {
 
 /// Run every hook of `kind` in order; the first failure stops them.
 pub fn run_all(spec: &Spec, kind: Kind, state: &HookState<'_>) -> Result<(), InitError> {
+    run_each(spec, kind, state, &[], true)
+        .into_iter()
+        .next()
+        .map_or(Ok(()), Err)
+}
+
+/// Run the hooks of `kind` in order, each failure returned; `stop_early`:
+/// none after the first failure. A hook without `env` gets `default_env`
+/// (a startContainer hook inherits the process's environment, as in runc;
+/// every other kind gets none).
+pub fn run_each(
+    spec: &Spec,
+    kind: Kind,
+    state: &HookState<'_>,
+    default_env: &[String],
+    stop_early: bool,
+) -> Vec<InitError> {
     let hooks = of_kind(spec, kind);
+    let mut failures = Vec::new();
     if hooks.is_empty() {
-        return Ok(());
+        return failures;
     }
     let state = serde_json::to_string(state).expect("hook state serializes");
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, &state).map_err(|detail| InitError::Hook {
-            field: format!("hooks.{}[{i}]", kind.name()),
-            path: hook.path().clone(),
-            detail,
-        })?;
+        if let Err(detail) = run_one(hook, &state, default_env) {
+            failures.push(InitError::Hook {
+                field: format!("hooks.{}[{i}]", kind.name()),
+                path: hook.path().clone(),
+                detail,
+            });
+            if stop_early {
+                break;
+            }
+        }
     }
-    Ok(())
+    failures
 }
 
 /// The most of a failing hook's output kept in the error.
 const OUTPUT_LIMIT: usize = 4096;
 
-fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
+fn run_one(hook: &Hook, state: &str, default_env: &[String]) -> Result<(), String> {
     let args = hook.args().as_deref().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some(argv0) = args.first() {
         cmd.arg0(argv0);
     }
     cmd.args(args.iter().skip(1)).env_clear();
-    for kv in hook.env().iter().flatten() {
+    for kv in hook.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

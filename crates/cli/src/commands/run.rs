@@ -63,7 +63,7 @@ impl Args {
             Some(sys::signal::signalfd_all().map_err(|e| anyhow::anyhow!("signalfd: {e}"))?)
         };
         container::release_created(created)?;
-        container::poststart(&created.state);
+        container::poststart(&created.state)?;
         Ok(signals)
     }
 }
