@@ -261,30 +261,42 @@ fn a_mount_destination_cannot_climb_out() {
     );
 }
 
-/// `/proc` in the image is a symlink to a host-looking path: proc is
-/// mounted inside the rootfs, and sysctls still go to a verified procfs.
+/// `/proc` or `/sys` in the image is a symlink (to a host-looking path,
+/// to a directory of the image, or to itself): refused with a clear
+/// error, as runc refuses it, and nothing is written through the link. A
+/// runtime that followed the link would mount proc elsewhere in the image
+/// (or, through a host-path link, make masks and sysctls miss it).
 #[test]
-fn a_proc_symlink_cannot_redirect_sysctls() {
+fn a_proc_or_sys_symlink_is_refused() {
     let victim = tempfile::tempdir().unwrap();
     let target = victim.path().join("sys/kernel");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("shmmni"), "untouched").unwrap();
-    let mut b = Bundle::with_own_rootfs("cat /proc/sys/kernel/shmmni");
-    let proc = b.rootfs().join("proc");
-    std::fs::remove_dir(&proc).unwrap();
-    std::os::unix::fs::symlink(victim.path(), &proc).unwrap();
-    b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
-    let out = b.run("c1");
-    assert_contained(&out);
-    assert_eq!(
-        std::fs::read_to_string(target.join("shmmni")).unwrap(),
-        "untouched"
-    );
-    assert_eq!(
-        common::stdout(&out).trim(),
-        "1234",
-        "the container's own procfs got the sysctl"
-    );
+    for (dir, link) in [
+        ("proc", victim.path().to_path_buf()),
+        ("proc", std::path::PathBuf::from("proc")),
+        ("proc", std::path::PathBuf::from("/tmp")),
+        ("sys", std::path::PathBuf::from("sys")),
+        ("sys", std::path::PathBuf::from("/tmp")),
+    ] {
+        let mut b = Bundle::with_own_rootfs("cat /proc/sys/kernel/shmmni");
+        let path = b.rootfs().join(dir);
+        std::fs::remove_dir(&path).unwrap();
+        std::os::unix::fs::symlink(&link, &path).unwrap();
+        b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234"});
+        b.assert_fails_cleanly(
+            &["run", "c1"],
+            &[&format!("/{dir}"), "not an ordinary directory"],
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("shmmni")).unwrap(),
+            "untouched"
+        );
+        assert_eq!(
+            std::fs::read_dir(b.rootfs().join("tmp")).unwrap().count(),
+            0
+        );
+    }
 }
 
 /// `/dev/null` replaced by a symlink to a host file must not be used to mask
@@ -434,4 +446,31 @@ fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
     assert!(std::fs::read_to_string(b.rootfs().join("etc/passwd"))
         .unwrap()
         .starts_with("root:"));
+}
+
+/// `norelatime` clears relatime without choosing strictatime: with
+/// mount(2), and so with runc, the mount stays relatime. Filesystem data
+/// on a bind mount (`mode=755,size=1k`) is ignored, as mount(2) ignores
+/// it, not refused.
+#[test]
+fn norelatime_and_data_options_on_bind_mounts_behave_as_with_mount_2() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("f"), "bound\n").unwrap();
+    let mut b = Bundle::new("grep -E ' /(t|b|r) ' /proc/self/mountinfo; cat /b/f");
+    b.config["mounts"].as_array_mut().unwrap().extend([
+        json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["norelatime"]}),
+        json!({"destination": "/r", "type": "bind", "source": src.path(), "options": ["rbind", "rnorelatime"]}),
+        json!({"destination": "/b", "type": "bind", "source": src.path(), "options": ["bind", "mode=755", "size=1k"]}),
+    ]);
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    for l in &lines[..3] {
+        let opts = l.split_whitespace().nth(5).unwrap();
+        assert!(
+            opts.contains("relatime") && !opts.contains("strictatime"),
+            "{l}"
+        );
+    }
+    assert_eq!(lines[3], "bound");
 }

@@ -104,7 +104,9 @@ const ATTR_OPTIONS: [(&str, (A, A)); 17] = [
     ("symfollow", (NONE, MOUNT_ATTR_NOSYMFOLLOW)),
     ("noatime", atime(MOUNT_ATTR_NOATIME)),
     ("strictatime", atime(MOUNT_ATTR_STRICTATIME)),
-    ("norelatime", atime(MOUNT_ATTR_STRICTATIME)),
+    // Clears MS_RELATIME without choosing another mode: with mount(2), and
+    // so in runc, the mount stays relatime (the kernel's default).
+    ("norelatime", (NONE, NONE)),
     ("relatime", atime(MOUNT_ATTR_RELATIME)),
     ("nostrictatime", atime(MOUNT_ATTR_RELATIME)),
 ];

@@ -121,6 +121,9 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
         opts.data
             .push(("context".into(), Some(format!("\"{label}\""))));
     }
+    if kind == "proc" || kind == "sysfs" {
+        ordinary_directory(rootfs, &entry)?;
+    }
     let mnt = new_filesystem(&entry, kind, &opts)?;
     let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
     if opts.tmpcopyup && kind == "tmpfs" {
@@ -128,6 +131,26 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
             .map_err(|e| entry.error("tmpcopyup: copy the image's files into the tmpfs", e))?;
     }
     attach(&entry, &mnt, &target, &opts)
+}
+
+/// procfs and sysfs go on an ordinary directory, as runc requires: an
+/// image whose /proc is a symlink (even to itself) would otherwise have
+/// them mounted wherever the link leads, where masks and checks that name
+/// /proc do not look.
+fn ordinary_directory(rootfs: &Rootfs, entry: &Entry<'_>) -> Result<(), InitError> {
+    let (parent, name) = rootfs.parent_of(&entry.field, entry.destination)?;
+    match rustix::fs::statat(&parent, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(entry.error("lstat", e)),
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => Ok(()),
+        Ok(_) => Err(InitError::Config {
+            field: format!("{}.destination", entry.field),
+            detail: format!(
+                "{:?} in the rootfs is not an ordinary directory (a symlink?): filesystem {:?} must be mounted on one",
+                entry.destination, entry.kind
+            ),
+        }),
+    }
 }
 
 /// Create a detached mount of a new `kind` filesystem with `opts`.
@@ -176,9 +199,10 @@ fn kernel_log(fs: &OwnedFd) -> Option<String> {
 }
 
 /// `bind`/`rbind`: clone the source tree, set its attributes while it is
-/// still detached, then attach it.
+/// still detached, then attach it. Filesystem data (`mode=755`, ...)
+/// means nothing to a bind mount and is ignored, as mount(2) and runc
+/// ignore it.
 fn bind(rootfs: &Rootfs, entry: &Entry<'_>, opts: &MountOptions) -> Result<(), InitError> {
-    reject_data_options(entry, opts)?;
     let tree = clone_tree(entry, &bind_source(&rootfs.bundle, entry.source), opts)?;
     let target = bind_target(rootfs, entry, &tree)?;
     attach(entry, &tree, &target, opts)
@@ -210,18 +234,6 @@ pub(super) fn bind_source(bundle: &Path, source: &str) -> PathBuf {
         p.to_path_buf()
     } else {
         bundle.join(p)
-    }
-}
-
-/// A bind mount takes no filesystem data; refuse it rather than silently
-/// dropping an option the user expects to matter (e.g. `idmap`).
-fn reject_data_options(entry: &Entry<'_>, opts: &MountOptions) -> Result<(), InitError> {
-    match opts.data.first() {
-        Some((key, _)) => Err(InitError::Config {
-            field: format!("{}.options", entry.field),
-            detail: format!("option {key:?} is not supported on a bind mount"),
-        }),
-        None => Ok(()),
     }
 }
 
