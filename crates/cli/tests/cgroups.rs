@@ -498,6 +498,48 @@ fn kill_all_ps_and_delete_reach_every_process_of_the_cgroup() {
     }
 }
 
+/// What containerd's shim does after every exit: `state`, `kill --all ID
+/// 9`, `delete`. runc's `kill --all` succeeds once the init has exited and
+/// kills what is left in the cgroup (processes of a shared pid namespace
+/// outlive their init); `ps` still answers; a plain `kill` says runc's
+/// "container not running", which the shim maps to not-found.
+#[test]
+fn kill_all_after_the_init_exited_kills_what_is_left() {
+    let mut b = Bundle::new("sleep 1001 & echo started; exit 0");
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != "pid");
+    ok(&b.crust(&["run", "-d", "c1"]));
+    wait_until("the init to exit", || b.state("c1")["status"] == "stopped");
+    let left: Vec<i64> =
+        serde_json::from_slice(&b.crust(&["ps", "--format", "json", "c1"]).stdout).unwrap();
+    assert_eq!(left.len(), 1, "the orphaned sleep is in the cgroup");
+    let plain = b.crust(&["kill", "c1", "9"]);
+    assert!(!plain.status.success());
+    assert!(
+        stderr(&plain).contains("container not running"),
+        "{}",
+        stderr(&plain)
+    );
+    let zero = b.crust(&["kill", "c1", "0"]);
+    assert!(!zero.status.success(), "signal 0 checks the init is alive");
+    ok(&b.crust(&["kill", "--all", "c1", "9"]));
+    wait_until("the orphan to die", || !alive(left[0]));
+    ok(&b.crust(&["kill", "--all", "c1", "9"]));
+    let ps = b.crust(&["ps", "--format", "json", "c1"]);
+    ok(&ps);
+    assert_eq!(stdout(&ps).trim(), "[]");
+    let dirs = all_dirs(&b, "c1");
+    ok(&b.crust(&["delete", "c1"]));
+    assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?} left");
+
+    // With its own pid namespace and a running init, signal 0 succeeds.
+    let b = Bundle::new("exec sleep 1000");
+    ok(&b.crust(&["run", "-d", "c2"]));
+    ok(&b.crust(&["kill", "c2", "0"]));
+    assert_eq!(b.state("c2")["status"], "running");
+    ok(&b.crust(&["delete", "--force", "c2"]));
+}
+
 #[test]
 fn exec_joins_the_container_cgroup_or_a_sub_cgroup() {
     let b = Bundle::new("exec sleep 1000");

@@ -46,7 +46,9 @@ pub enum Error {
         id: String,
         status: String,
     },
-    #[error("container {id:?} is not running")]
+    /// runc's words, which engines match (containerd's shim maps
+    /// "container not running" to not-found after a kill).
+    #[error("{id:?}: container not running")]
     NotRunning { id: String },
     #[error("invalid signal {0:?}")]
     UnknownSignal(String),

@@ -10,16 +10,29 @@ use crate::error::{Error, Result};
 use crate::procinfo;
 use crate::state::{State, StateDir};
 
+/// Signal the init (and with `all` every process of the container). As
+/// in runc, `--all` succeeds once the init has exited too, signalling
+/// whatever is left in the container's cgroup: engines call `kill --all
+/// ID 9` after every exit, and processes outlive an init that shares its
+/// pid namespace. Signal 0 only checks that the init is alive.
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
-    if !dir.status(&state).has_process() {
-        return Err(Error::NotRunning { id: id.into() });
-    }
-    let init = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
-    if all {
+    let init = dir
+        .status(&state)
+        .has_process()
+        .then(|| open_init(&state))
+        .flatten();
+    if all && signal != 0 {
         signal_namespace(&state, signal);
     }
+    let Some(init) = init else {
+        return if all && signal != 0 {
+            Ok(())
+        } else {
+            Err(Error::NotRunning { id: id.into() })
+        };
+    };
     sys::signal::pidfd_send(&init, signal).map_err(|e| match e {
         rustix::io::Errno::SRCH => Error::NotRunning { id: id.into() },
         e => Error::sys(format!("send signal {signal} to container {id:?}"))(e),

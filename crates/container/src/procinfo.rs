@@ -27,14 +27,11 @@ pub fn is_alive(pid: i32, start: u64) -> bool {
     start_time(pid) == Some(start)
 }
 
-/// The host pids of the container's processes, sorted: every process in
-/// the init's pid namespace when it has its own, else the init and its
-/// descendants. (With cgroups, the cgroup's process list will be used.)
-pub fn container_pids(state: &crate::state::State) -> Vec<i32> {
-    let Some(init) = state.pid.filter(|p| is_alive(*p, state.init_start_time)) else {
-        return Vec::new();
-    };
-    let mut pids = if state.own_pid_namespace() {
+/// The host pids of a container's processes, sorted, found from its live
+/// `init`: every process in the init's pid namespace when it has its own,
+/// else the init and its descendants (for a container without a cgroup).
+pub fn container_pids(init: i32, own_pid_namespace: bool) -> Vec<i32> {
+    let mut pids = if own_pid_namespace {
         same_pid_namespace(init)
     } else {
         descendants(init)

@@ -46,7 +46,8 @@ const SIGRTMAX: i32 = 64;
 pub fn parse(raw: &str) -> Result<i32> {
     let bad = || Error::UnknownSignal(raw.to_string());
     if let Ok(n) = raw.parse::<i32>() {
-        return if (1..=SIGRTMAX).contains(&n) {
+        // 0: no signal, an existence check (kill(2)'s).
+        return if (0..=SIGRTMAX).contains(&n) {
             Ok(n)
         } else {
             Err(bad())
@@ -98,7 +99,7 @@ mod tests {
 
     #[test]
     fn unknown_signals() {
-        for s in ["", "0", "65", "-1", "NOPE", "SIG", "TERM2", "RTMIN+x"] {
+        for s in ["", "65", "-1", "NOPE", "SIG", "TERM2", "RTMIN+x"] {
             assert!(parse(s).is_err(), "{s}");
         }
     }

@@ -89,7 +89,11 @@ impl State {
     pub fn pids(&self) -> Vec<i32> {
         match &self.cgroup {
             Some(cgroup) => cgroup.procs(),
-            None => procinfo::container_pids(self),
+            None => self
+                .pid
+                .filter(|p| procinfo::is_alive(*p, self.init_start_time))
+                .map(|init| procinfo::container_pids(init, self.own_pid_namespace()))
+                .unwrap_or_default(),
         }
     }
 
