@@ -273,9 +273,19 @@ impl Cgroup {
                 Some((c, p)) => (Some(c.split(',').collect::<Vec<_>>()), p),
                 None => (None, spec.as_str()),
             };
-            let (inner, _) = crate::path::inner(Some(Path::new(path)), "").map_err(|_| {
-                Error::invalid("--cgroup", format!("{spec:?} is not a sub-cgroup path"))
-            })?;
+            // `/` (or empty) is the container's own cgroup; nothing may
+            // climb out of it (runc's words).
+            let p = Path::new(path);
+            if p.components().any(|c| c == std::path::Component::ParentDir) {
+                return Err(Error::invalid(
+                    "--cgroup",
+                    format!("bad sub cgroup path: {spec:?}"),
+                ));
+            }
+            let inner: std::path::PathBuf = p
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect();
             for (node, orig) in out.nodes.iter_mut().zip(&self.nodes) {
                 let chosen = match &controllers {
                     None => true,

@@ -307,3 +307,63 @@ fn labels_for_an_absent_security_module_are_refused() {
     b2.config["process"]["apparmorProfile"] = json!("docker-default");
     b2.assert_fails_cleanly(&["run", "c2"], &["AppArmor is not enabled on this host"]);
 }
+
+/// An exec'd process shares the container's `linux.personality` and
+/// `linux.memoryPolicy`, as runc gives it.
+#[test]
+fn exec_applies_the_containers_personality_and_memory_policy() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    running(&b);
+    let out = exec(
+        &b,
+        &["c1", "sh", "-c", "uname -m; head -1 /proc/self/numa_maps"],
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"i686"), "{text}{}", stderr(&out));
+    assert_eq!(lines[1].split_whitespace().nth(1), Some("bind:0"), "{text}");
+}
+
+/// `exec -p`: the schema requires only `cwd`; without `user` the process
+/// is root. Its consoleSize, ioPriority, scheduler and execCPUAffinity
+/// apply as they do to the init.
+#[test]
+fn exec_process_json_takes_what_the_schema_allows() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let file = b.dir.path().join("process.json");
+    std::fs::write(
+        &file,
+        json!({"cwd": "/tmp", "args": ["sh", "-c", "id -u; pwd; ionice -p $$; grep Cpus_allowed_list /proc/self/status"],
+               "env": ["PATH=/bin"],
+               "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 5},
+               "execCPUAffinity": {"initial": "0"}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = exec(&b, &["-p", file.to_str().unwrap(), "c1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..3], ["0", "/tmp", "best-effort: prio 5"], "{text}");
+    assert!(lines[3].ends_with("\t0"), "{text}");
+}
+
+/// runc accepts `--cgroup /` (the container's own cgroup) and refuses a
+/// path climbing out with "bad sub cgroup path", said once.
+#[test]
+fn exec_cgroup_root_is_the_containers_and_dotdot_is_refused() {
+    let b = Bundle::new("exec sleep 1000");
+    running(&b);
+    let own = exec(&b, &["c1", "cat", "/proc/self/cgroup"]);
+    let root = exec(&b, &["--cgroup", "/", "c1", "cat", "/proc/self/cgroup"]);
+    assert!(root.status.success(), "{}", stderr(&root));
+    assert_eq!(stdout(&root), stdout(&own));
+    let up = exec(&b, &["--cgroup", "..", "c1", "true"]);
+    assert!(!up.status.success());
+    let err = stderr(&up);
+    assert!(err.contains("bad sub cgroup path"), "{err}");
+    assert_eq!(err.matches("bad sub cgroup path").count(), 1, "{err}");
+}

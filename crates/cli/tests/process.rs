@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{stderr, Bundle};
+use common::{stderr, stdout, Bundle};
 use serde_json::json;
 
 fn status_field(status: &str, key: &str) -> String {
@@ -517,4 +517,77 @@ fn socket_activation_fds_are_passed_on() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(common::stdout(&out), "1 1\nfirst second");
+}
+
+/// Capabilities crust or the kernel does not know are warned about and
+/// skipped (config.md: the runtime MUST NOT fail), the rest applied.
+#[test]
+fn unknown_capabilities_are_warned_about_and_skipped() {
+    let mut b = Bundle::new("grep CapBnd /proc/self/status");
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = json!(["CAP_CHOWN", "CAP_FUTURE_MAGIC"]);
+    }
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0000000000000001"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("level=warning") && err.contains("CAP_FUTURE_MAGIC"),
+        "{err}"
+    );
+}
+
+/// A user other than root holding CAP_DAC_OVERRIDE may execute a program
+/// only root can read and execute (mode 0700), as execve(2) lets it: crust
+/// judges executability with the process's effective credentials.
+#[test]
+fn cap_dac_override_lets_a_user_run_a_root_only_program() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::with_own_rootfs("true");
+    let prog = b.rootfs().join("opt/echo");
+    std::fs::create_dir_all(prog.parent().unwrap()).unwrap();
+    std::fs::copy(b.rootfs().join("bin/busybox"), &prog).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.config["process"]["args"] = json!(["/opt/echo", "ran"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        b.config["process"]["capabilities"][set] = json!(["CAP_DAC_OVERRIDE"]);
+    }
+    assert_eq!(b.output_of("c1"), "ran\n");
+    for set in ["effective", "permitted", "inheritable", "ambient"] {
+        b.config["process"]["capabilities"][set] = json!([]);
+    }
+    b.assert_fails_cleanly(&["run", "c2"], &["/opt/echo"]);
+}
+
+/// runc changes to `cwd` before the uid change when it can (a directory
+/// only root may enter still works for a user other than root), and after
+/// it otherwise.
+#[test]
+fn cwd_only_root_can_enter_still_works_for_a_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::with_own_rootfs("pwd; id -u");
+    let dir = b.rootfs().join("private");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.config["process"]["cwd"] = json!("/private");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    assert_eq!(b.output_of("c1"), "/private\n1000\n");
+
+    b.config["process"]["args"] = json!(["sleep", "1000"]);
+    b.config["process"]["cwd"] = json!("/");
+    assert!(b.crust(&["run", "-d", "c2"]).status.success());
+    let out = b.crust(&["exec", "--user", "1000", "--cwd", "/private", "c2", "pwd"]);
+    assert_eq!(stdout(&out), "/private\n", "{}", stderr(&out));
+    b.crust(&["delete", "--force", "c2"]);
 }

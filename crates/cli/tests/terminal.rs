@@ -92,3 +92,58 @@ fn runcs_console_rules() {
     );
     assert_eq!(b.state_dirs() + plain.state_dirs(), 0);
 }
+
+/// Receive the pty master an engine would get for `crust ARGS…`, and read
+/// the terminal until the process closes it.
+fn through_console_socket(b: &Bundle, args: &[&str]) -> String {
+    let sock = b.dir.path().join(format!("console-{}.sock", args.len()));
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).unwrap();
+    let engine = std::thread::spawn(move || common::receive_fd(&listener));
+    let mut all: Vec<&str> = vec![args[0], "--console-socket", sock.to_str().unwrap()];
+    all.extend_from_slice(&args[1..]);
+    let out = b.crust(&all);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    let (_, master) = engine.join().unwrap();
+    read_until_closed(&master)
+}
+
+/// runc's "tty owner" tests: the terminal belongs to the process's uid
+/// (root, or 1000 here), its group is devpts' tty group (5), for `run`
+/// and for `exec -t`; and `exec -t` takes the config's consoleSize.
+#[test]
+fn the_terminal_belongs_to_the_processs_user() {
+    for uid in [0, 1000] {
+        let mut b = terminal_bundle();
+        b.config["process"]["user"] = json!({"uid": uid, "gid": 100});
+        b.config["process"]["args"] = json!(["sh", "-c", "stat -c %u:%g $(tty)"]);
+        let text = through_console_socket(&b, &["run", "-d", "c1"]);
+        assert_eq!(text.trim(), format!("{uid}:5"), "run as {uid}");
+
+        b.config["process"]["args"] = json!(["sleep", "1000"]);
+        b.config["process"]["terminal"] = json!(false);
+        assert!(b.crust(&["run", "-d", "c2"]).status.success());
+        let text = through_console_socket(
+            &b,
+            &[
+                "exec",
+                "-t",
+                "-d",
+                "--user",
+                &format!("{uid}:100"),
+                "c2",
+                "sh",
+                "-c",
+                "stat -c %u:%g $(tty); stty size",
+            ],
+        );
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert_eq!(
+            lines,
+            [format!("{uid}:5").as_str(), "33 111"],
+            "exec as {uid}: {text}"
+        );
+        b.crust(&["delete", "--force", "c2"]);
+        b.crust(&["delete", "--force", "c1"]);
+    }
+}

@@ -35,8 +35,10 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 /// Parse and validate a config from its JSON text.
 pub fn parse(text: &[u8]) -> Result<Spec, Invalid> {
-    let de = &mut serde_json::Deserializer::from_slice(text);
-    let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| invalid("(top level)", e.to_string()))?;
+    crate::lenient::config(&mut value);
+    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = match e.path().to_string() {
             p if p == "." => "(top level)".to_string(),
             p => p,

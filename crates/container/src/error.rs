@@ -82,8 +82,10 @@ pub enum Error {
     },
     #[error("container {id:?} has no cgroup (crust ran unprivileged without a delegated cgroup)")]
     NoCgroup { id: String },
+    /// Not a `#[source]`: the message already says it, and an error chain
+    /// printed with its sources would say it twice.
     #[error("cgroup: {0}")]
-    Cgroup(#[from] cgroups::Error),
+    Cgroup(cgroups::Error),
     #[error("{path:?} is a symlink, which crust does not follow in its state directory")]
     Symlink { path: PathBuf },
     #[error("state of container {id:?} in {path:?} is unreadable: {detail}")]
@@ -92,6 +94,12 @@ pub enum Error {
         path: PathBuf,
         detail: String,
     },
+}
+
+impl From<cgroups::Error> for Error {
+    fn from(e: cgroups::Error) -> Self {
+        Error::Cgroup(e)
+    }
 }
 
 impl From<InitError> for Error {

@@ -69,8 +69,15 @@ pub fn process_from_config(base: &Process, o: &Overrides) -> Result<Process> {
 /// A `--process` file: a complete process.json.
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let text = std::fs::read(path).map_err(Error::io("read", path))?;
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| Error::Config {
+    let invalid = |field: String, detail: String| Error::Config {
+        file: path.to_path_buf(),
+        field,
+        detail,
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| invalid("(top level)".into(), e.to_string()))?;
+    crate::lenient::process(&mut value, "(process)");
+    serde_path_to_error::deserialize(value).map_err(|e| Error::Config {
         file: path.to_path_buf(),
         field: e.path().to_string(),
         detail: e.inner().to_string(),
@@ -196,6 +203,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .and_then(|l| l.seccomp().as_ref())
         .map(|s| crate::seccomp_cache::compiled(opts.root, s))
         .transpose()?;
+    let linux = state.config.linux().as_ref();
     let (parent, child) = init::Channel::pair().map_err(Error::Channel)?;
     // The child appears in the container's pid namespace at the fork, next
     // to the container's processes: it must be non-dumpable from birth (the
@@ -227,6 +235,8 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
                 wait_for_cgroup,
+                personality: linux.and_then(|l| l.personality().as_ref()),
+                memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

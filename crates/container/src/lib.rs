@@ -18,6 +18,7 @@ pub mod id;
 mod idmaps;
 mod info;
 mod kill;
+mod lenient;
 mod namespaces;
 mod netdevices;
 mod pause;

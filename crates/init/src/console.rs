@@ -48,6 +48,17 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), InitError
         };
         rustix::termios::tcsetwinsize(&master, ws).map_err(err("set consoleSize"))?;
     }
+    // The terminal belongs to the process's user, its group left as devpts
+    // made it (tty, gid 5 in the default config), as runc leaves it. An id
+    // this user namespace does not map cannot own it: left to root then.
+    match rustix::fs::fchown(
+        &peer,
+        Some(rustix::process::Uid::from_raw(process.user().uid())),
+        None,
+    ) {
+        Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::PERM) => {}
+        Err(e) => return Err(err("chown the terminal to process.user.uid")(e)),
+    }
     let name = rustix::pty::ptsname(&master, Vec::new()).map_err(err("ptsname"))?;
     bind_dev_console(&peer)?;
     crate::protocol::send_fd(socket, name.as_bytes(), Some(master.as_fd()))

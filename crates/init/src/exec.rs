@@ -33,6 +33,10 @@ pub struct Exec<'a> {
     /// Wait for the parent's `Proceed` before anything else: it moves this
     /// process into the container's v1 cgroups first.
     pub wait_for_cgroup: bool,
+    /// The container's `linux.personality` and `linux.memoryPolicy`, which
+    /// its processes share.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 /// Join the container and exec the process. Never returns.
@@ -69,6 +73,12 @@ fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
                 errno: err.into(),
             },
         )?;
+    }
+    if let Some(p) = e.personality {
+        crate::scheduling::set_personality(p)?;
+    }
+    if let Some(p) = e.memory_policy {
+        crate::scheduling::set_memory_policy(p)?;
     }
     if let Some(adj) = e.process.oom_score_adj() {
         crate::process::set_oom_score_adj(adj)?;

@@ -31,6 +31,7 @@ use oci_spec::runtime::Spec;
 use rustix::fs::Mode;
 
 pub use caps::all as capability_names;
+pub use caps::number as capability_number;
 pub use error::InitError;
 pub use mount_options::parse as parse_mount_options;
 pub use mount_options::recognized as recognized_mount_options;

@@ -80,7 +80,10 @@ fn cap_set(
             field: "process.capabilities".into(),
             detail: format!("unknown capability {name}"),
         })?;
-        set |= CapabilitySet::from_bits_retain(1u64 << n);
+        // One this kernel does not know: skipped (the runtime warned).
+        if n <= caps::last_cap() {
+            set |= CapabilitySet::from_bits_retain(1u64 << n);
+        }
     }
     Ok(set)
 }
