@@ -107,16 +107,34 @@ impl Cgroup {
     /// from the top on v2). A directory that exists is reused only if no
     /// process is in it.
     pub fn create(&self) -> Result<()> {
+        let mut made = Vec::new();
+        let result = self.create_recording(&mut made);
+        if result.is_err() {
+            // Only what this call made, deepest first: a directory that was
+            // there before is someone else's.
+            for dir in made.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        result
+    }
+
+    fn create_recording(&self, made: &mut Vec<PathBuf>) -> Result<()> {
         let mut reused = None;
         for node in &self.nodes {
             // Usually only the leaf is missing: try it first, and walk up
             // for missing parents only when the kernel says so.
             match std::fs::create_dir(&node.dir) {
-                Ok(()) => self.prepare_new(node, &node.dir)?,
+                Ok(()) => {
+                    made.push(node.dir.clone());
+                    self.prepare_new(node, &node.dir)?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     reused = Some(node.dir.as_path());
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create_all(node)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.create_all(node, made)?
+                }
                 Err(e) => return Err(create_error(&node.dir, &e)),
             }
         }
@@ -126,17 +144,35 @@ impl Cgroup {
                 format!("cgroup {dir:?} already has processes in it"),
             ));
         }
+        // A process placed in a frozen cgroup would never run: the init
+        // would hang before its first instruction, and `create` with it
+        // (runc refuses too).
+        if self.is_frozen() {
+            return Err(Error::invalid(
+                "linux.cgroupsPath",
+                format!(
+                    "cgroup {:?} is frozen (it, or a parent, was paused); thaw it first",
+                    self.nodes
+                        .first()
+                        .map(|n| n.dir.as_path())
+                        .unwrap_or(Path::new(""))
+                ),
+            ));
+        }
         Ok(())
     }
 
     /// Make every missing directory down to `node.dir`, top first (at least
     /// the hierarchy's root exists).
-    fn create_all(&self, node: &Node) -> Result<()> {
+    fn create_all(&self, node: &Node, made: &mut Vec<PathBuf>) -> Result<()> {
         let mut missing: Vec<&Path> = node.dir.ancestors().take_while(|a| !a.exists()).collect();
         missing.reverse();
         for dir in missing {
             match std::fs::create_dir(dir) {
-                Ok(()) => self.prepare_new(node, dir)?,
+                Ok(()) => {
+                    made.push(dir.to_path_buf());
+                    self.prepare_new(node, dir)?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(create_error(dir, &e)),
             }
@@ -497,11 +533,28 @@ fn remove_dir(dir: &Path, deadline: Instant) -> Result<()> {
 fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().expect("below the mount");
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let value = read_file(&parent.join(file))?;
+        let value = cpuset_of(parent, file)?;
         let path = dir.join(file);
-        write_file(&path, value.trim()).map_err(Error::io("initialise", &path))?;
+        write_file(&path, &value).map_err(Error::io("initialise", &path))?;
     }
     Ok(())
+}
+
+/// `dir`'s `file`; when it is empty (a directory someone made without
+/// filling it in), filled from the nearest ancestor that has one, as runc
+/// does: a child of an empty cpuset could take no process (ENOSPC).
+fn cpuset_of(dir: &Path, file: &str) -> Result<String> {
+    let value = read_file(&dir.join(file))?.trim().to_string();
+    if !value.is_empty() {
+        return Ok(value);
+    }
+    let Some(parent) = dir.parent().filter(|p| p.join(file).exists()) else {
+        return Ok(value);
+    };
+    let up = cpuset_of(parent, file)?;
+    let path = dir.join(file);
+    write_file(&path, &up).map_err(Error::io("initialise", &path))?;
+    Ok(up)
 }
 
 /// Enable in `dir` every controller it offers to its children. Where the

@@ -753,3 +753,68 @@ fn every_other_resource_field_reaches_its_file() {
     }
     ok(&b.crust(&["delete", "--force", "c1"]));
 }
+
+/// Where a test can make a cgroup of its own holding the freezer (v1's
+/// freezer hierarchy, else the v2 root) and cpuset (v1 only).
+fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
+    let dir = Path::new("/sys/fs/cgroup").join(controller);
+    dir.join("tasks").exists().then_some(dir)
+}
+
+/// runc refuses to create a container in a frozen cgroup; a runtime that
+/// placed its init there would hang before the init's first instruction,
+/// and `create` with it. The frozen cgroup, not crust's, is left as it was.
+#[test]
+fn create_in_a_frozen_cgroup_is_refused_not_hung() {
+    let name = format!("crust-test-frozen-{}", std::process::id());
+    let (dir, freeze, thaw) = match v1_hierarchy("freezer") {
+        Some(h) => (h.join(&name), ("freezer.state", "FROZEN"), "THAWED"),
+        None => (
+            Path::new("/sys/fs/cgroup").join(&name),
+            ("cgroup.freeze", "1"),
+            "0",
+        ),
+    };
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(freeze.0), freeze.1).unwrap();
+    let mut b = Bundle::new("true");
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    let started = Instant::now();
+    b.assert_fails_cleanly(&["create", "c1"], &["frozen"]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(dir.exists(), "the pre-existing cgroup was removed");
+    std::fs::write(dir.join(freeze.0), thaw).unwrap();
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(&name));
+    }
+    let _ = std::fs::remove_dir(&dir);
+}
+
+/// A v1 cpuset parent made without its cpus and mems (mkdir alone leaves
+/// them empty): crust fills the chain from the nearest ancestor that has
+/// them, as runc does, instead of failing with ENOSPC.
+#[test]
+fn a_cpuset_under_an_empty_parent_is_filled_from_above() {
+    let Some(cpuset) = v1_hierarchy("cpuset") else {
+        return; // v2 has no such thing
+    };
+    let name = format!("crust-test-empty-{}", std::process::id());
+    let parent = cpuset.join(&name);
+    std::fs::create_dir(&parent).unwrap();
+    std::fs::write(parent.join("cgroup.clone_children"), "0").unwrap();
+    let mut b = Bundle::new("grep Cpus_allowed_list /proc/self/status");
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/c1"));
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = std::fs::read_to_string(cpuset.join("cpuset.cpus")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(parent.join("cpuset.cpus"))
+            .unwrap()
+            .trim(),
+        want.trim()
+    );
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(&name).join("c1"));
+        let _ = std::fs::remove_dir(h.path().join(&name));
+    }
+}

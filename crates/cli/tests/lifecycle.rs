@@ -449,3 +449,36 @@ fn a_corrupt_state_file_is_reported_and_can_be_cleared() {
         wait_until(|| std::fs::remove_dir(dir).is_ok() || !dir.exists());
     }
 }
+
+/// Engines and scripts clean up a container whose foreground `crust run`
+/// is still waiting on it with `delete --force`: that must not wait on
+/// the runner (which held the state lock for the container's whole life),
+/// and the runner then exits with the container's signal, leaving nothing.
+#[test]
+fn delete_force_while_a_foreground_run_waits() {
+    let b = Bundle::new("exec sleep 1000");
+    b.write();
+    let mut runner = b
+        .command(&["run", "c1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(|| {
+        let out = b.command(&["state", "c1"]).output().unwrap();
+        out.status.success()
+            && serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"] == "running"
+    });
+    let delete = b.command(&["delete", "--force", "c1"]);
+    let deleted = common::output_via_files(
+        std::process::Command::new("timeout")
+            .arg("20")
+            .arg(delete.get_program())
+            .args(delete.get_args())
+            .current_dir(b.dir.path()),
+    );
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let status = runner.wait().unwrap();
+    assert_eq!(status.code(), Some(137), "the runner reports the SIGKILL");
+    assert_eq!(b.state_dirs(), 0);
+}

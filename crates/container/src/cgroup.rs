@@ -34,7 +34,7 @@ pub(crate) fn set_up(spec: &Spec, cgroup: &Cgroup) -> Result<bool> {
             log::debug!("no cgroup for the container: {e}");
             return Ok(false);
         }
-        let _ = cgroup.destroy();
+        // `create` removed what it made; the rest is not the container's.
         return Err(e.into());
     }
     match apply(spec, cgroup) {

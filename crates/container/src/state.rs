@@ -163,6 +163,13 @@ impl StateDir {
         self.lock(FlockOperation::LockExclusive)
     }
 
+    /// Give the lock up while keeping the directory open: a foreground
+    /// `run` waiting on its container must not block `delete --force`,
+    /// `kill` or `state` (engines clean up that way).
+    pub fn unlock(&self) -> Result<()> {
+        self.lock(FlockOperation::Unlock)
+    }
+
     fn lock(&self, op: FlockOperation) -> Result<()> {
         rustix::fs::flock(&self.dir, op).map_err(Error::sys(format!("lock {:?}", self.path)))
     }

@@ -42,6 +42,7 @@ impl Args {
                 .map_err(|e| anyhow::anyhow!("restore the signal mask: {e}"))?;
             return Ok(0);
         };
+        created.dir.unlock()?;
         let code = container::wait_forwarding_signals(
             &created.init.pidfd,
             &signals,
@@ -49,7 +50,11 @@ impl Args {
         )?;
         drop(created);
         if !self.keep {
-            container::delete(&g.root, &self.id, true)?;
+            // Someone (an engine cleaning up) may have deleted it already.
+            match container::delete(&g.root, &self.id, true) {
+                Ok(()) | Err(container::error::Error::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(code)
     }
