@@ -474,3 +474,58 @@ fn norelatime_and_data_options_on_bind_mounts_behave_as_with_mount_2() {
     }
     assert_eq!(lines[3], "bound");
 }
+
+/// The namespaces a config does not list are the runtime's (the spec's
+/// rule), the mount namespace included: the container's mounts are made
+/// in the runtime's namespace under the rootfs, the process is chrooted,
+/// and `delete` unmounts them again. What needs a namespace of its own
+/// is refused naming the field.
+#[test]
+fn unlisted_namespaces_including_mount_are_the_runtimes() {
+    let mut b = Bundle::with_own_rootfs(
+        "for n in mnt net ipc uts pid cgroup; do readlink /proc/self/ns/$n; done; ls /proc/self/fd >/dev/null && echo proc-mounted; ls /dev/null",
+    );
+    b.config["linux"]["namespaces"] = json!([]);
+    b.config.as_object_mut().unwrap().remove("hostname");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    let out = b.output_of("c1");
+    let host: Vec<String> = ["mnt", "net", "ipc", "uts", "pid", "cgroup"]
+        .iter()
+        .map(|n| {
+            std::fs::read_link(format!("/proc/self/ns/{n}"))
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..6],
+        host.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "{out}"
+    );
+    assert_eq!(lines[6..], ["proc-mounted", "/dev/null"], "{out}");
+    let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let left: Vec<&str> = mountinfo
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|p| std::path::Path::new(p).starts_with(&rootfs))
+        })
+        .collect();
+    assert!(left.is_empty(), "mounts left on the host: {left:?}");
+    // As in runc: --no-pivot would hide the proc and sys of the namespace
+    // it runs in, here the host's.
+    b.assert_fails_cleanly(
+        &["run", "--no-pivot", "c3"],
+        &["--no-pivot", "mount namespace"],
+    );
+    assert!(std::path::Path::new("/proc/self/status").exists());
+
+    let mut b = Bundle::new("true");
+    b.config["linux"]["namespaces"] = json!([{"type": "pid"}]);
+    b.assert_fails_cleanly(&["run", "c2"], &["linux.maskedPaths", "mount namespace"]);
+}

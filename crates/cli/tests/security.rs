@@ -393,3 +393,38 @@ fn preserve_fds_passes_only_the_callers_descriptors() {
     assert_eq!(open_fds(exec_pid), [0, 1, 2, 5]);
     ok(&b.crust(&["delete", "--force", "c2"]));
 }
+
+/// `--no-pivot` leaves the host's tree in the container's mount namespace
+/// (only a chroot hides it). A procfs or sysfs left fully visible there
+/// would let a process that makes a user namespace mount a fresh,
+/// unmasked proc (the kernel allows it while an unmasked one is visible
+/// in the namespace) and write /proc/sysrq-trigger or read what masks
+/// hide. As in runc, crust detaches the host's proc and sys first: the
+/// mount fails with permission denied, with and without --no-pivot.
+#[test]
+fn no_pivot_leaves_no_host_proc_or_sys_to_remount() {
+    let script = "unshare -r -m -p -f sh -c 'echo in-userns; mount -t proc none /proc && echo proc-mounted; mount -t sysfs none /sys && echo sys-mounted' 2>&1; true";
+    for args in [vec!["run", "--no-pivot", "c1"], vec!["run", "c2"]] {
+        let mut b = Bundle::new(script);
+        // Mapping uid 0 in a new user namespace takes CAP_SETFCAP (5.12+).
+        for set in ["bounding", "permitted", "effective"] {
+            b.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+        let out = b.crust(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let text = common::stdout(&out);
+        assert!(
+            text.contains("in-userns")
+                && !text.contains("proc-mounted")
+                && !text.contains("sys-mounted"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("ermission denied") || text.contains("not permitted"),
+            "{args:?}: {text}"
+        );
+    }
+}

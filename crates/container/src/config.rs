@@ -243,10 +243,7 @@ fn validate_namespaces(
         }
     }
     if !types.contains(&LinuxNamespaceType::Mount) {
-        return Err(invalid(
-            "linux.namespaces",
-            "a mount namespace is required to set up the rootfs",
-        ));
+        shares_the_mount_namespace(spec, linux)?;
     }
     let uts = types.contains(&LinuxNamespaceType::Uts);
     for (field, value) in [
@@ -261,6 +258,45 @@ fn validate_namespaces(
         }
     }
     Ok(types)
+}
+
+/// A container without a mount namespace of its own shares the runtime's
+/// (the spec's rule for an unlisted namespace): its mounts are made there,
+/// under the rootfs. What would change mounts outside the rootfs, or hide
+/// paths only a private namespace can hide, needs a namespace of its own
+/// (runc refuses masked and read-only paths likewise).
+fn shares_the_mount_namespace(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<(), Invalid> {
+    let needs = |field: &str| {
+        Err(invalid(
+            field,
+            "needs a mount namespace of the container's own (linux.namespaces has no \"mount\")",
+        ))
+    };
+    if linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty()) {
+        return needs("linux.maskedPaths");
+    }
+    if linux
+        .readonly_paths()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return needs("linux.readonlyPaths");
+    }
+    if linux.rootfs_propagation().is_some() {
+        return needs("linux.rootfsPropagation");
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        return needs("root.readonly");
+    }
+    Ok(())
 }
 
 fn validate_net_devices(linux: &oci_spec::runtime::Linux, netns: bool) -> Result<(), Invalid> {

@@ -76,6 +76,13 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
         ConsoleTarget::None
     };
     console::check(terminal, &opts.console, opts.detached)?;
+    if opts.no_pivot && crate::shared_mounts::applies(&spec) {
+        // --no-pivot hides the host's proc and sys in the container's mount
+        // namespace: in the runtime's own, that would be the host's.
+        return Err(Error::Unsupported(
+            "--no-pivot: needs a mount namespace of the container's own (linux.namespaces has no \"mount\")".into(),
+        ));
+    }
     let rootfs = checked_rootfs(&config::rootfs_path(&spec, &bundle))?;
     let dir = StateDir::create(opts.root, opts.id)?;
     phases.mark("state directory");

@@ -58,6 +58,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         cgroup.destroy()?;
     }
     crate::fault::point("delete:cgroup");
+    if crate::shared_mounts::applies(&state.config) {
+        let rootfs = crate::config::rootfs_path(&state.config, &state.bundle);
+        crate::shared_mounts::unmount_all(&state.config, &rootfs);
+    }
     crate::hooks::poststop(&state);
     dir.remove()
 }

@@ -27,6 +27,7 @@ pub mod ps;
 mod run;
 mod seccomp_agent;
 mod seccomp_cache;
+mod shared_mounts;
 pub mod signal;
 mod spawn;
 pub mod spec;

@@ -76,6 +76,8 @@ pub struct Init<'a> {
     pub unshare: u64,
     /// The container has a new user namespace.
     pub new_userns: bool,
+    /// The container has a mount namespace of its own (new or joined).
+    pub own_mount_ns: bool,
     /// The child has a cgroup namespace of its own.
     pub cgroupns: bool,
     /// Network devices the runtime moves into the container's network
@@ -292,6 +294,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
             in_userns,
             cgroupns: init.cgroupns,
             no_pivot: init.no_pivot,
+            own_mount_ns: init.own_mount_ns,
             prepared: &init.prepared_mounts,
         },
         &|| create_hooks(init),

@@ -11,6 +11,15 @@
 //! bind the rootfs onto itself, mount `mounts[]`, create `/dev`, the cwd,
 //! write sysctls, mask and read-only paths, make the root read-only, then
 //! `pivot_root` (or `MS_MOVE` + `chroot` with `--no-pivot`).
+//!
+//! Without a mount namespace of its own (`linux.namespaces` lists none, so
+//! the container shares the runtime's, as the spec says), the mounts of
+//! `mounts[]` are made in the runtime's namespace, under the rootfs, by
+//! the same descriptor-based steps; nothing else changes there (no slave
+//! `/`, no self-bind: the rootfs directory itself is the handle), and the
+//! process is `chroot`ed, as runc does. What needs a namespace of its own
+//! (masked and read-only paths, `root.readonly`, `rootfsPropagation`) is
+//! refused at create; `delete` unmounts what was mounted.
 
 mod cgroupfs;
 mod copyup;
@@ -112,6 +121,8 @@ pub(crate) struct RootfsConfig<'a> {
     pub in_userns: bool,
     pub cgroupns: bool,
     pub no_pivot: bool,
+    /// The container has a mount namespace of its own.
+    pub own_mount_ns: bool,
     /// Bind trees the runtime built (idmapped mounts).
     pub prepared: &'a [idmap::Prepared],
 }
@@ -132,8 +143,12 @@ pub(crate) fn prepare(
 ) -> Result<(), InitError> {
     let linux = cfg.spec.linux().as_ref();
     let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
-    isolate_from_host(propagation)?;
-    let rootfs = bind_rootfs(cfg)?;
+    let rootfs = if cfg.own_mount_ns {
+        isolate_from_host(propagation)?;
+        bind_rootfs(cfg)?
+    } else {
+        open_rootfs(cfg)?
+    };
     mounts::mount_all(
         &rootfs,
         cfg.spec.mounts().as_deref().unwrap_or_default(),
@@ -167,8 +182,10 @@ pub(crate) fn prepare(
         paths::make_root_readonly(&rootfs)?;
     }
     crate::timeline::mark("sysctls, masked and read-only paths");
-    if cfg.no_pivot {
-        pivot::move_root(rootfs.root.as_fd())?;
+    if !cfg.own_mount_ns {
+        pivot::chroot(rootfs.root.as_fd())?;
+    } else if cfg.no_pivot {
+        pivot::move_root(rootfs.root.as_fd(), cfg.rootfs)?;
     } else {
         pivot::pivot_root(rootfs.root.as_fd())?;
     }
@@ -215,6 +232,34 @@ fn isolate_from_host(propagation: Option<&str>) -> Result<(), InitError> {
     rustix::mount::mount_change("/", flags).map_err(|e| rootfs_error("make / a slave mount", e))
 }
 
+/// The rootfs directory itself as the handle, for a container sharing the
+/// runtime's mount namespace (nothing is mounted for it there).
+fn open_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
+    let dir = rustix::fs::open(
+        cfg.rootfs,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| rootfs_error(&format!("root.path: open {:?}", cfg.rootfs), e))?;
+    Ok(rootfs_handle(cfg, dir))
+}
+
+fn rootfs_handle(cfg: &RootfsConfig<'_>, root: OwnedFd) -> Rootfs {
+    Rootfs {
+        root: inroot::Root::new(root),
+        host_path: cfg.rootfs.to_path_buf(),
+        in_userns: cfg.in_userns,
+        cgroupns: cfg.cgroupns,
+        bundle: cfg.bundle.to_path_buf(),
+        mount_label: cfg
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().clone())
+            .filter(|l| !l.is_empty()),
+    }
+}
+
 /// Bind the rootfs onto itself so it is a mount point (`pivot_root` needs
 /// one), and keep the resulting mount as the handle every later step
 /// resolves paths against.
@@ -229,19 +274,7 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
     .map_err(|e| rootfs_error(&format!("root.path: open_tree {:?}", cfg.rootfs), e))?;
     move_mount_onto(&tree, CWD, cfg.rootfs)
         .map_err(|e| rootfs_error(&format!("root.path: bind {:?} onto itself", cfg.rootfs), e))?;
-    Ok(Rootfs {
-        root: inroot::Root::new(tree),
-        host_path: cfg.rootfs.to_path_buf(),
-        in_userns: cfg.in_userns,
-        cgroupns: cfg.cgroupns,
-        bundle: cfg.bundle.to_path_buf(),
-        mount_label: cfg
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.mount_label().clone())
-            .filter(|l| !l.is_empty()),
-    })
+    Ok(rootfs_handle(cfg, tree))
 }
 
 /// Attach the detached mount `mnt` at `to_dir`/`to_path` (an empty path
