@@ -548,8 +548,9 @@ mod tests {
                 "linux.uidMappings",
             ),
             (
+                // Sharing the runtime's mount namespace, masks cannot work.
                 Box::new(|v| v["linux"]["namespaces"] = serde_json::json!([{"type":"pid"}])),
-                "linux.namespaces",
+                "linux.maskedPaths",
             ),
             (Box::new(|v| v["root"] = serde_json::Value::Null), "root"),
             (
