@@ -529,3 +529,31 @@ fn unlisted_namespaces_including_mount_are_the_runtimes() {
     b.config["linux"]["namespaces"] = json!([{"type": "pid"}]);
     b.assert_fails_cleanly(&["run", "c2"], &["linux.maskedPaths", "mount namespace"]);
 }
+
+/// A read-only `/dev` (a tmpfs with `ro`, then /dev/pts, /dev/shm and
+/// /dev/mqueue under it, and the device nodes) works, as with runc: the
+/// tmpfs is made read-only once everything below it is in place.
+#[test]
+fn a_read_only_dev_works() {
+    let mut b = Bundle::new(
+        "touch /dev/new 2>&1; echo x > /dev/null && echo null-works; grep -E ' /dev(/pts|/shm)? ' /proc/self/mountinfo | awk '{print $5, $6}'",
+    );
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("Read-only file system"), "{out}");
+    assert_eq!(lines[1], "null-works", "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("/dev ro,")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("/dev/pts rw,")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("/dev/shm ")), "{out}");
+
+    // With a terminal: /dev/console shows the pty there too.
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["args"] = json!(["sh", "-c", "ls -l /dev/console; tty"]);
+    let out = b.output_of("c2");
+    assert!(out.contains("136,") && out.contains("/dev/pts/0"), "{out}");
+}

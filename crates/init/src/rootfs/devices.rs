@@ -87,6 +87,16 @@ pub(super) fn setup(rootfs: &Rootfs, spec: &Spec) -> Result<(), InitError> {
     for (link, target) in SYMLINKS {
         symlink(rootfs, Path::new(link), Path::new(target))?;
     }
+    // Where the terminal goes later, made while /dev is still writable
+    // (a read-only /dev becomes so at the end of the setup).
+    if spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false)
+    {
+        rootfs.ensure_file("process.terminal", Path::new("/dev/console"))?;
+    }
     Ok(())
 }
 

@@ -149,7 +149,7 @@ pub(crate) fn prepare(
     } else {
         open_rootfs(cfg)?
     };
-    mounts::mount_all(
+    let readonly_later = mounts::mount_all(
         &rootfs,
         cfg.spec.mounts().as_deref().unwrap_or_default(),
         cfg.prepared,
@@ -159,6 +159,7 @@ pub(crate) fn prepare(
     if let Some(process) = cfg.spec.process() {
         rootfs.mkdir_all("process.cwd", process.cwd())?;
     }
+    mounts::make_readonly_now(readonly_later)?;
     crate::timeline::mark("devices");
     before_pivot()?;
     crate::timeline::mark("createRuntime hooks");

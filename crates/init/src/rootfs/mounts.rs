@@ -48,16 +48,37 @@ impl Entry<'_> {
     }
 }
 
+/// Mount `mounts[]`. A read-only tmpfs (a read-only `/dev`, say) is made
+/// writable and returned, to be made read-only once everything that goes
+/// below it (nested mounts, device nodes) is in place, as runc does.
 pub(super) fn mount_all(
     rootfs: &Rootfs,
     mounts: &[Mount],
     prepared: &[Prepared],
-) -> Result<(), InitError> {
+) -> Result<Vec<ReadonlyLater>, InitError> {
+    let mut later = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         match prepared.iter().find(|p| p.index == i) {
             Some(p) => attach_prepared(rootfs, i, m, &p.tree)?,
-            None => mount_one(rootfs, i, m)?,
+            None => later.extend(mount_one(rootfs, i, m)?),
         }
+    }
+    Ok(later)
+}
+
+/// A mount to make read-only at the end of the rootfs setup.
+pub(super) struct ReadonlyLater {
+    field: String,
+    mnt: OwnedFd,
+}
+
+/// Make the deferred read-only mounts read-only.
+pub(super) fn make_readonly_now(later: Vec<ReadonlyLater>) -> Result<(), InitError> {
+    for l in later {
+        set_attrs(&l.mnt, &readonly_attrs(), false).map_err(|e| InitError::Rootfs {
+            op: format!("{}: make the tmpfs read-only", l.field),
+            errno: e.into(),
+        })?;
     }
     Ok(())
 }
@@ -91,7 +112,7 @@ fn bind_target(rootfs: &Rootfs, entry: &Entry<'_>, tree: &OwnedFd) -> Result<Own
     }
 }
 
-fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> {
+fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<Option<ReadonlyLater>, InitError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let kind = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
@@ -102,15 +123,20 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
         destination: m.destination(),
     };
     if opts.remount {
-        return remount(rootfs, &entry, &opts);
+        return remount(rootfs, &entry, &opts).map(|()| None);
     }
     if kind == "bind" || opts.bind.is_some() {
-        return bind(rootfs, &entry, &opts);
+        return bind(rootfs, &entry, &opts).map(|()| None);
     }
     if kind == "cgroup" {
-        return super::cgroupfs::mount(rootfs, &entry, &opts);
+        return super::cgroupfs::mount(rootfs, &entry, &opts).map(|()| None);
     }
     let mut opts = opts;
+    let readonly_later =
+        kind == "tmpfs" && opts.attrs.set.contains(MountAttrFlags::MOUNT_ATTR_RDONLY);
+    if readonly_later {
+        opts.attrs.set.remove(MountAttrFlags::MOUNT_ATTR_RDONLY);
+    }
     if let Some(label) = rootfs
         .mount_label
         .as_deref()
@@ -130,7 +156,11 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<(), InitError> 
         super::copyup::copy_dir(&target, &mnt)
             .map_err(|e| entry.error("tmpcopyup: copy the image's files into the tmpfs", e))?;
     }
-    attach(&entry, &mnt, &target, &opts)
+    attach(&entry, &mnt, &target, &opts)?;
+    Ok(readonly_later.then(|| ReadonlyLater {
+        field: entry.field.clone(),
+        mnt,
+    }))
 }
 
 /// procfs and sysfs go on an ordinary directory, as runc requires: an
