@@ -8,7 +8,7 @@
 //! matches, which is the same "last rule wins" reading; a request no rule
 //! matches is allowed, as v1 inherits its parent's allow-all.
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
 use crate::error::{Error, Result};
 
@@ -138,8 +138,11 @@ fn config_rule(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule> {
 }
 
 /// The rules for a container, or `None` when nothing is denied (then there
-/// is nothing to set up).
-pub fn rules(config: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<Option<Vec<Rule>>> {
+/// is nothing to set up): the config's, then runc's defaults. The nodes of
+/// `linux.devices` get no rule of their own: a config that denies
+/// everything and allows only some of them gets exactly that, as in runc
+/// (engines list the rules for the devices they add).
+pub fn rules(config: &[LinuxDeviceCgroup]) -> Result<Option<Vec<Rule>>> {
     let mut rules = config
         .iter()
         .enumerate()
@@ -149,21 +152,6 @@ pub fn rules(config: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Result<Op
         return Ok(None);
     }
     rules.extend(DEFAULTS);
-    for (i, d) in devices.iter().enumerate() {
-        let field = format!("linux.devices[{i}]");
-        let kind = match d.typ() {
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            LinuxDeviceType::A | LinuxDeviceType::P => continue,
-        };
-        rules.push(Rule {
-            allow: true,
-            kind,
-            major: number(Some(d.major()), &field)?,
-            minor: number(Some(d.minor()), &field)?,
-            access: ALL,
-        });
-    }
     Ok(Some(rules))
 }
 
@@ -289,16 +277,16 @@ mod tests {
 
     #[test]
     fn nothing_to_do_without_a_deny() {
-        assert_eq!(rules(&[], &[]).unwrap(), None);
+        assert_eq!(rules(&[]).unwrap(), None);
         assert_eq!(
-            rules(&cfg(json!([{"allow": true, "access": "rwm"}])), &[]).unwrap(),
+            rules(&cfg(json!([{"allow": true, "access": "rwm"}]))).unwrap(),
             None
         );
     }
 
     #[test]
     fn deny_all_then_defaults() {
-        let r = rules(&cfg(json!([{"allow": false, "access": "rwm"}])), &[])
+        let r = rules(&cfg(json!([{"allow": false, "access": "rwm"}])))
             .unwrap()
             .unwrap();
         let lines: Vec<_> = r.iter().map(Rule::v1_line).collect();
@@ -321,14 +309,11 @@ mod tests {
 
     #[test]
     fn later_rules_win() {
-        let r = rules(
-            &cfg(json!([
-                {"allow": false, "access": "rwm"},
-                {"allow": true, "type": "b", "major": 8, "access": "r"},
-                {"allow": false, "type": "b", "major": 8, "minor": 1, "access": "rwm"}
-            ])),
-            &[],
-        )
+        let r = rules(&cfg(json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "b", "major": 8, "access": "r"},
+            {"allow": false, "type": "b", "major": 8, "minor": 1, "access": "rwm"}
+        ])))
         .unwrap()
         .unwrap();
         let p = program(&r);
@@ -338,20 +323,31 @@ mod tests {
     }
 
     #[test]
-    fn config_devices_are_allowed() {
-        let devices: Vec<LinuxDevice> = serde_json::from_value(json!([
-            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}
-        ]))
-        .unwrap();
-        let r = rules(&cfg(json!([{"allow": false, "access": "rwm"}])), &devices)
+    fn only_the_rules_decide() {
+        let r = rules(&cfg(json!([{"allow": false, "access": "rwm"}])))
             .unwrap()
             .unwrap();
-        assert_eq!(run(&program(&r), CHAR, READ.into(), 10, 229), 1);
+        assert_eq!(
+            run(&program(&r), CHAR, READ.into(), 10, 229),
+            0,
+            "fuse denied"
+        );
+        let r = rules(&cfg(json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}
+        ])))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            run(&program(&r), CHAR, READ.into(), 10, 229),
+            1,
+            "fuse allowed"
+        );
     }
 
     #[test]
     fn bad_rules_name_their_field() {
-        let e = rules(&cfg(json!([{"allow": false, "access": "rwx"}])), &[]).unwrap_err();
+        let e = rules(&cfg(json!([{"allow": false, "access": "rwx"}]))).unwrap_err();
         assert!(
             e.to_string().starts_with("linux.resources.devices[0]: "),
             "{e}"

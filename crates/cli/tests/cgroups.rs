@@ -307,7 +307,7 @@ fn cpu_limits_are_written() {
 #[test]
 fn a_denied_device_cannot_be_opened() {
     // runc's default config denies every device; crust allows the standard
-    // ones back (null, zero, …) and those in linux.devices.
+    // ones back (null, zero, …), and nothing else unless a rule says so.
     // /dev/kmsg (1:11) exists in every kernel and opens for writing
     // without privileges when the cgroup allows it.
     let script = "mknod /dev/kmsg1 c 1 11 && (: > /dev/kmsg1); echo open=$?; \
@@ -344,6 +344,14 @@ fn a_denied_device_cannot_be_opened() {
         .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
     let text = b.output_of("c2");
     assert!(text.contains("open=0"), "{text}");
+    // A node in linux.devices is made, but the deny-all still holds for it
+    // (runc: only the rules decide).
+    let mut b = Bundle::new("(: > /dev/kmsg); echo open=$?");
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+    let out = b.run("c3");
+    assert!(stdout(&out).contains("open=1"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("/dev/kmsg: Operation not permitted"));
 }
 
 #[test]

@@ -54,11 +54,8 @@ fn apply(spec: &Spec, cgroup: &Cgroup) -> Result<()> {
         return Ok(());
     };
     cgroup.apply(resources)?;
-    let devices = linux
-        .and_then(|l| l.devices().as_deref())
-        .unwrap_or_default();
     let config = resources.devices().as_deref().unwrap_or_default();
-    if let Some(rules) = cgroups::devices::rules(config, devices)? {
+    if let Some(rules) = cgroups::devices::rules(config)? {
         cgroup.apply_devices(&rules)?;
     }
     Ok(())
