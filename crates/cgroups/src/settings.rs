@@ -85,7 +85,8 @@ pub fn settings(r: &LinuxResources, version_of: VersionOf<'_>) -> Result<Vec<Set
     if let Some(p) = r.pids() {
         let field = format!("{R}.pids.limit");
         out.need("pids", &field)?;
-        let value = if p.limit() > 0 {
+        // 0 is a limit (config-linux.md); a negative one is none.
+        let value = if p.limit() >= 0 {
             p.limit().to_string()
         } else {
             "max".into()
@@ -181,6 +182,13 @@ fn memory(out: &mut Out<'_>, m: &LinuxMemory) -> Result<()> {
                 if let Some(v) = value {
                     out.push("memory", file, v, &f(name));
                 }
+            }
+            // Lifting the limit lifts memory+swap too, as runc does (else
+            // the old memsw limit would still bind); where swap accounting
+            // is off there is no such file.
+            if m.limit() == Some(-1) && m.swap().is_none() {
+                out.push("memory", "memory.memsw.limit_in_bytes", -1, &f("limit"));
+                out.last().optional = true;
             }
             if let Some(s) = m.swappiness() {
                 out.push("memory", "memory.swappiness", s, &f("swappiness"));
@@ -546,6 +554,20 @@ mod tests {
     }
 
     #[test]
+    fn lifting_the_v1_memory_limit_lifts_swap_too() {
+        let r = res(json!({"memory": {"limit": -1}}));
+        let list = settings(&r, &v1).unwrap();
+        assert_eq!(
+            files(&list),
+            pairs(&[
+                ("memory.limit_in_bytes", "-1"),
+                ("memory.memsw.limit_in_bytes", "-1")
+            ])
+        );
+        assert!(list[1].optional);
+    }
+
+    #[test]
     fn swap_conversion_follows_runc() {
         assert_eq!(swap_v2(-1, Some(10)), Ok(Some("max".into())));
         assert_eq!(swap_v2(0, Some(10)), Ok(None));
@@ -587,7 +609,7 @@ mod tests {
     #[test]
     fn pids_blkio_hugetlb_rdma() {
         let r = res(json!({
-            "pids": {"limit": 0},
+            "pids": {"limit": -1},
             "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}]},
             "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
             "rdma": {"mlx5_1": {"hcaHandles": 3}}

@@ -826,3 +826,38 @@ fn a_cpuset_under_an_empty_parent_is_filled_from_above() {
         let _ = std::fs::remove_dir(h.path().join(&name));
     }
 }
+
+/// config-linux.md: `pids.limit` 0 is a limit ("SHOULD be treated as
+/// such"), -1 or no `limit` is none; on v1, `update --memory -1` lifts the
+/// memory+swap limit too, as runc does.
+#[test]
+fn pids_zero_is_a_limit_and_lifting_memory_lifts_swap() {
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["pids"] = json!({});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    assert_eq!(read(&b, "c1", "pids", "pids.max", "pids.max"), "max");
+    ok(&b.crust(&["update", "--pids-limit", "0", "c1"]));
+    assert_eq!(read(&b, "c1", "pids", "pids.max", "pids.max"), "0");
+    let forked = b.crust(&["exec", "c1", "sh", "-c", "true & wait"]);
+    assert!(
+        !forked.status.success() || !stderr(&forked).is_empty(),
+        "a fork went through pids.max 0"
+    );
+    ok(&b.crust(&["delete", "--force", "c1"]));
+
+    let mut b = Bundle::new("exec sleep 1000");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 67108864, "swap": 134217728});
+    ok(&b.crust(&["run", "-d", "c2"]));
+    let v1_swap = dir_of(&b, "c2", "memory")
+        .is_some_and(|(d, v2)| !v2 && d.join("memory.memsw.limit_in_bytes").exists());
+    ok(&b.crust(&["update", "--memory", "-1", "c2"]));
+    if v1_swap {
+        let memsw = read(&b, "c2", "memory", "memory.memsw.limit_in_bytes", "");
+        let limit = read(&b, "c2", "memory", "memory.limit_in_bytes", "");
+        assert_eq!(memsw, limit, "memsw lifted with the limit");
+        assert!(memsw.parse::<u64>().unwrap() > 1 << 60, "{memsw}");
+    } else {
+        assert_eq!(read(&b, "c2", "memory", "", "memory.max"), "max");
+    }
+    ok(&b.crust(&["delete", "--force", "c2"]));
+}

@@ -591,3 +591,17 @@ fn cwd_only_root_can_enter_still_works_for_a_user() {
     assert_eq!(stdout(&out), "/private\n", "{}", stderr(&out));
     b.crust(&["delete", "--force", "c2"]);
 }
+
+/// `process.scheduler.flags` as the spec spells them: with
+/// SCHED_FLAG_RESET_ON_FORK the shell runs at nice -5 and the programs it
+/// starts are reset to nice 0 (sched(7)).
+#[test]
+fn scheduler_flags_as_the_spec_spells_them() {
+    let mut b = Bundle::new("cat /proc/$$/stat; cat /proc/self/stat; true");
+    b.config["process"]["scheduler"] =
+        json!({"policy": "SCHED_OTHER", "nice": -5, "flags": ["SCHED_FLAG_RESET_ON_FORK"]});
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(stat_field(lines[0], 19), "-5", "the shell: {out}");
+    assert_eq!(stat_field(lines[1], 19), "0", "its child, reset: {out}");
+}

@@ -18,7 +18,7 @@ pub mod id;
 mod idmaps;
 mod info;
 mod kill;
-mod lenient;
+pub mod lenient;
 mod namespaces;
 mod netdevices;
 mod pause;

@@ -60,7 +60,7 @@ pub struct Args {
     /// Memory plus swap limit in bytes (-1: unlimited swap)
     #[arg(long = "memory-swap", value_parser = parse_bytes, allow_negative_numbers = true)]
     memory_swap: Option<i64>,
-    /// Maximum number of pids (0 or -1: no limit)
+    /// Maximum number of pids (-1: no limit)
     #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<i64>,
     /// Intel RDT L3 cache schema
@@ -118,10 +118,16 @@ impl Args {
     fn flag_resources(&self) -> LinuxResources {
         let mut r = LinuxResources::default();
         let mut memory = LinuxMemory::default();
+        // As runc: lifting the memory limit without naming swap lifts
+        // memory+swap too (the old swap limit would still bind on v1).
+        let swap = match (self.memory, self.memory_swap) {
+            (Some(-1), None) => Some(-1),
+            (_, swap) => swap,
+        };
         memory
             .set_limit(self.memory)
             .set_reservation(self.memory_reservation)
-            .set_swap(self.memory_swap)
+            .set_swap(swap)
             .set_kernel(self.kernel_memory)
             .set_kernel_tcp(self.kernel_memory_tcp);
         if memory != LinuxMemory::default() {
@@ -163,8 +169,10 @@ fn read_resources(path: &std::path::Path) -> anyhow::Result<LinuxResources> {
     } else {
         text = std::fs::read_to_string(path).with_context(|| format!("read {path:?}"))?;
     }
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de)
+    let mut value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{path:?}: {e}"))?;
+    container::lenient::resources(&mut value);
+    serde_path_to_error::deserialize(value)
         .map_err(|e| anyhow::anyhow!("{path:?}: linux.resources.{}: {}", e.path(), e.inner()))
 }
 
