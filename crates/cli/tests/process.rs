@@ -605,3 +605,63 @@ fn scheduler_flags_as_the_spec_spells_them() {
     assert_eq!(stat_field(lines[0], 19), "-5", "the shell: {out}");
     assert_eq!(stat_field(lines[1], 19), "0", "its child, reset: {out}");
 }
+
+/// A runtime started pinned to one CPU (taskset, a pinned kubelet or
+/// shim) does not pass its pin on: the container's process may use every
+/// CPU its cgroup allows, for run and exec, unless execCPUAffinity says
+/// otherwise.
+#[test]
+fn the_callers_cpu_pin_is_not_inherited() {
+    let cpus = std::fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus")
+        .or_else(|_| std::fs::read_to_string("/sys/fs/cgroup/cpuset.cpus.effective"))
+        .unwrap_or_else(|_| format!("0-{}", num_cpus() - 1));
+    let all = cpus.trim().to_string();
+    let pinned = |b: &Bundle, args: &[&str]| {
+        b.write();
+        let cmd = b.command(args);
+        let mut taskset = std::process::Command::new("taskset");
+        taskset
+            .arg("-c")
+            .arg("0")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .current_dir(b.dir.path());
+        common::output_via_files(&mut taskset)
+    };
+    let b = Bundle::new("grep Cpus_allowed_list /proc/self/status");
+    let out = pinned(&b, &["run", "c1"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("Cpus_allowed_list:\t{all}"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut b = Bundle::new("exec sleep 1000");
+    assert!(pinned(&b, &["run", "-d", "c2"]).status.success());
+    let out = pinned(
+        &b,
+        &[
+            "exec",
+            "c2",
+            "grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(stdout(&out).trim(), format!("Cpus_allowed_list:\t{all}"));
+    b.crust(&["delete", "--force", "c2"]);
+
+    b.config["process"]["args"] = json!(["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    b.config["process"]["execCPUAffinity"] = json!({"initial": "0"});
+    let out = pinned(&b, &["run", "c3"]);
+    assert!(
+        stdout(&out).contains("Cpus_allowed_list:\t0"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -429,8 +429,9 @@ pub(crate) fn become_process(
 ) -> Result<Launch, InitError> {
     let dmz = dmz::prepare(seccomp)?;
     let affinity = proc.exec_cpu_affinity().as_ref();
-    if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
-        scheduling::set_affinity(cpus, "process.execCPUAffinity.initial")?;
+    match affinity.and_then(|a| a.initial().as_deref()) {
+        Some(cpus) => scheduling::set_affinity(cpus, "process.execCPUAffinity.initial")?,
+        None => scheduling::reset_affinity()?,
     }
     if let Some(socket) = console_socket {
         console::setup(socket, proc)?;

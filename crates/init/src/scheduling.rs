@@ -154,6 +154,21 @@ pub(crate) fn set_affinity(list: &str, field: &str) -> Result<(), InitError> {
     })
 }
 
+/// Every CPU the process's cpuset allows, not the caller's own affinity
+/// (kubelet pins its CPU-managed containers by cpuset alone, and a runtime
+/// started from a pinned process would pass the pin on): the kernel
+/// narrows a mask of every CPU to the cpuset's, as runc relies on.
+pub(crate) fn reset_affinity() -> Result<(), InitError> {
+    let mut set = CpuSet::new();
+    for cpu in 0..CpuSet::MAX_CPU {
+        set.set(cpu);
+    }
+    rustix::thread::sched_setaffinity(None, &set).map_err(|e| InitError::Process {
+        op: "reset the CPU affinity to the cgroup's CPUs".into(),
+        errno: e.into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
