@@ -46,6 +46,10 @@ pub struct Global {
     /// Use systemd to manage cgroups (not supported yet)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
+    /// Path to the criu binary, for checkpoint and restore (runc's flag;
+    /// crust has neither command yet)
+    #[arg(long, global = true, value_name = "PATH", default_value = "criu")]
+    criu: PathBuf,
     /// Ignore cgroup permission errors (true, false or auto); accepted for
     /// compatibility
     #[arg(
@@ -57,11 +61,14 @@ pub struct Global {
     rootless: String,
 }
 
+/// runc's shape: engines (podman) show the first line, and tools read
+/// the `key: value` lines after it.
 fn version() -> String {
     format!(
-        "crust version {}\ncommit: {}\nspec: {SPEC_VERSION}\n",
+        "crust version {}\ncommit: {}\nspec: {SPEC_VERSION}\nlibseccomp: {}\n",
         env!("CARGO_PKG_VERSION"),
         env!("CRUST_COMMIT"),
+        container::libseccomp_version(),
         SPEC_VERSION = container::SPEC_VERSION
     )
 }
@@ -117,7 +124,7 @@ fn main() {
             if !errors_on_stderr {
                 eprintln!("crust: {msg}");
             }
-            1
+            e.downcast_ref::<commands::ExitWith>().map_or(1, |x| x.code)
         }
     };
     std::process::exit(code);

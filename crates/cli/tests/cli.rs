@@ -182,6 +182,29 @@ fn version_has_runcs_shape() {
     assert!(lines[0].starts_with("crust version "), "{text}");
     assert!(lines[1].starts_with("commit: "), "{text}");
     assert_eq!(lines[2], "spec: 1.3.0");
+    assert!(lines[3].starts_with("libseccomp: 2."), "{text}");
+}
+
+/// The flags of runc 1.5 that crust had not taken: every one parses (and
+/// each subcommand answers -h, as runc's does).
+#[test]
+fn runc_1_5_flags_parse() {
+    for args in [
+        vec!["--criu", "/usr/sbin/criu", "list"],
+        vec!["run", "--no-subreaper", "--help"],
+        vec!["run", "--pidfd-socket", "/x", "--help"],
+        vec!["create", "--pidfd-socket", "/x", "--help"],
+        vec!["exec", "--pidfd-socket", "/x", "--help"],
+        vec!["kill", "-h"],
+        vec!["update", "-h"],
+    ] {
+        let out = std::process::Command::new(common::CRUST)
+            .args(&args)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    }
 }
 
 #[test]

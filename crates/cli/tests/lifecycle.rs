@@ -482,3 +482,99 @@ fn delete_force_while_a_foreground_run_waits() {
     assert_eq!(status.code(), Some(137), "the runner reports the SIGKILL");
     assert_eq!(b.state_dirs(), 0);
 }
+
+/// The pid a pidfd refers to, from its fdinfo.
+fn pid_of_pidfd(fd: &std::os::fd::OwnedFd) -> i64 {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// runc 1.2's `--pidfd-socket`: create, run and exec send a pidfd of the
+/// init (or of the exec'd process) over the socket.
+#[test]
+fn pidfd_socket_receives_the_processs_pidfd() {
+    let b = Bundle::new("exec sleep 1000");
+    for (i, cmd) in ["create", "run"].iter().enumerate() {
+        let sock = b.dir.path().join(format!("pidfd-{i}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let engine = std::thread::spawn(move || common::receive_fd(&listener));
+        let id = format!("c{i}");
+        let mut args = vec![*cmd, "--pidfd-socket", sock.to_str().unwrap()];
+        if *cmd == "run" {
+            args.push("-d");
+        }
+        args.push(&id);
+        let out = b.crust(&args);
+        assert!(out.status.success(), "{cmd}: {}", stderr(&out));
+        let (_, pidfd) = engine.join().unwrap();
+        assert_eq!(
+            pid_of_pidfd(&pidfd),
+            b.state(&id)["pid"].as_i64().unwrap(),
+            "{cmd}"
+        );
+    }
+    let sock = b.dir.path().join("pidfd-exec.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let engine = std::thread::spawn(move || common::receive_fd(&listener));
+    let pid_file = b.dir.path().join("exec.pid");
+    let out = b.crust(&[
+        "exec",
+        "-d",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "c1",
+        "sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, pidfd) = engine.join().unwrap();
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid_of_pidfd(&pidfd), pid);
+}
+
+/// runc's `exec` exits 255 when the runtime fails (the process's own codes
+/// stay below), saying "exec failed"; `--debug` logs the exec's phases.
+#[test]
+fn exec_failures_exit_255_and_debug_logs_the_phases() {
+    let b = Bundle::new("exec sleep 1000");
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    let missing = b.dir.path().join("missing/dir/pid");
+    for args in [
+        vec![
+            "exec",
+            "--pid-file",
+            missing.to_str().unwrap(),
+            "c1",
+            "true",
+        ],
+        vec!["exec", "c1", "/no/such/program"],
+        vec!["exec", "nope", "true"],
+    ] {
+        let out = b.crust(&args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("exec failed"), "{}", stderr(&out));
+    }
+    assert_eq!(
+        b.crust(&["exec", "c1", "sh", "-c", "exit 3"]).status.code(),
+        Some(3)
+    );
+    let out = b.crust(&["--debug", "exec", "c1", "true"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("level=debug") && stderr(&out).contains("exec phase"),
+        "{}",
+        stderr(&out)
+    );
+}

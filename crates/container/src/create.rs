@@ -20,6 +20,8 @@ pub struct CreateOptions<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub pid_file: Option<&'a Path>,
+    /// `--pidfd-socket`: where to send a pidfd of the init.
+    pub pidfd_socket: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -176,6 +178,10 @@ fn create_in(
         let finished = recorded
             .ok_or_else(|| Error::InitDied("it exited right after setup".into()))
             .and_then(|()| opts.pid_file.map_or(Ok(()), |p| write_pid_file(p, pid)))
+            .and_then(|()| {
+                opts.pidfd_socket
+                    .map_or(Ok(()), |p| crate::pidfd_socket::send(p, &init.pidfd))
+            })
             .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
         phases.mark("state and pid file written");
         crate::fault::point("create:saved");

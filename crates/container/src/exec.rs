@@ -138,6 +138,8 @@ pub struct ExecOptions<'a> {
     pub console: ConsoleTarget,
     pub detached: bool,
     pub pid_file: Option<&'a Path>,
+    /// `--pidfd-socket`: where to send a pidfd of the process.
+    pub pidfd_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     pub sigmask: sys::signal::SigMask,
     /// `--ignore-paused`: exec into a paused container (the process stays
@@ -157,8 +159,10 @@ pub struct Executed {
 }
 
 pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
+    let mut phases = crate::timing::Phases::start("exec");
     let dir = StateDir::open(opts.root, opts.id)?;
     let state = dir.load()?;
+    phases.mark("load the container's state");
     match dir.status(&state) {
         Status::Created | Status::Running => {}
         Status::Paused if opts.ignore_paused => {}
@@ -220,6 +224,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
+            drop(phases);
             init::exec::run(init::exec::Exec {
                 process: &opts.process,
                 seccomp: state
@@ -242,6 +247,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop((for_children, child, console_socket, container));
+    phases.mark(&format!("clone3 (child {})", pid.as_raw_nonzero()));
     crate::fault::point("exec:forked");
     let placed = match (&cgroup, wait_for_cgroup) {
         (Some(c), true) => c
@@ -252,10 +258,15 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
     };
     let result = placed
         .and_then(|()| until_exec(&parent, &state, pid))
+        .inspect(|()| phases.mark("the child joined the container and executed the process"))
         .and_then(|()| {
             opts.pid_file.map_or(Ok(()), |p| {
                 crate::create::write_pid_file(p, pid.as_raw_nonzero().get())
             })
+        })
+        .and_then(|()| {
+            opts.pidfd_socket
+                .map_or(Ok(()), |p| crate::pidfd_socket::send(p, &pidfd))
         })
         .and_then(|()| our_end.as_ref().map(console::receive_master).transpose());
     match result {

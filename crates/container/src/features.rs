@@ -29,7 +29,7 @@ pub fn features() -> Value {
             "seccomp": init::seccomp::features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "intelRdt": {"enabled": false},
+            "intelRdt": {"enabled": false, "schemata": false, "monitoring": false},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true},
             "memoryPolicy": {
@@ -37,8 +37,12 @@ pub fn features() -> Value {
                 "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
             }
         },
+        // crust reads no config annotation that changes what it does.
+        "potentiallyUnsafeConfigAnnotations": [],
         "annotations": {
             "org.crust.version": env!("CARGO_PKG_VERSION"),
+            "org.crust.checkpoint.enabled": "false",
+            "io.github.seccomp.libseccomp.version": init::seccomp::library_version(),
             "org.crust.cgroup.layout": cgroups::Layout::probe().map_or("none", |l| l.name())
         }
     })

@@ -22,6 +22,7 @@ pub mod lenient;
 mod namespaces;
 mod netdevices;
 mod pause;
+mod pidfd_socket;
 mod procinfo;
 pub mod ps;
 mod run;
@@ -50,6 +51,9 @@ pub use pause::{pause, resume};
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release_created, start};
 pub use update::update;
+
+/// The linked libseccomp's version (`--version` says it, as runc's does).
+pub use init::seccomp::library_version as libseccomp_version;
 
 /// The longest crust waits for the container's process at any step of
 /// the handshake (a message from the child, or its `execve` after start):

@@ -24,6 +24,9 @@ pub struct CreateFlags {
     /// File to write the container init's pid to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket to receive a pidfd of the container's init
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Use MS_MOVE and chroot instead of pivot_root
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
@@ -81,6 +84,7 @@ impl CreateFlags {
             id,
             bundle: &self.bundle,
             pid_file: self.pid_file.as_deref(),
+            pidfd_socket: self.pidfd_socket.as_deref(),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,

@@ -53,6 +53,9 @@ pub struct Args {
     /// File to write the process's pid to
     #[arg(long = "pid-file")]
     pid_file: Option<PathBuf>,
+    /// Unix socket to receive a pidfd of the process
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
     /// Pass N extra file descriptors (3 .. 3+N-1)
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
@@ -74,6 +77,15 @@ impl Args {
     /// signals (and relaying its terminal with `-t`); detached, exit once it
     /// runs.
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
+        self.exec(g).map_err(|e| {
+            anyhow::Error::new(super::ExitWith {
+                code: 255,
+                error: e.context("exec failed"),
+            })
+        })
+    }
+
+    fn exec(self, g: &Global) -> anyhow::Result<i32> {
         let process = self.process(g)?;
         let console = match (&self.console_socket, self.detach) {
             (Some(path), _) => ConsoleTarget::Socket(path.clone()),
@@ -88,6 +100,7 @@ impl Args {
             console,
             detached: self.detach,
             pid_file: self.pid_file.as_deref(),
+            pidfd_socket: self.pidfd_socket.as_deref(),
             preserve_fds: self.preserve_fds,
             sigmask: mask,
             ignore_paused: self.ignore_paused,

@@ -88,6 +88,22 @@ impl Command {
     }
 }
 
+/// An error that exits with a code of its own, not 1 (runc's `exec` exits
+/// 255 when the runtime fails, keeping the lower codes for the process).
+#[derive(Debug)]
+pub struct ExitWith {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
 /// `--format` of `list` and `ps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

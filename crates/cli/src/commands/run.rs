@@ -14,6 +14,10 @@ pub struct Args {
     /// Keep the container's state after it exits
     #[arg(long)]
     keep: bool,
+    /// Do not make crust a child subreaper (runc's flag; crust reaps its
+    /// own child, the container's init, either way)
+    #[arg(long = "no-subreaper")]
+    no_subreaper: bool,
 }
 
 impl Args {
