@@ -14,7 +14,7 @@ pub enum Error {
         errno: rustix::io::Errno,
     },
     /// The kernel refused a value the config asked for.
-    #[error("{field}: writing {value:?} to {path:?}: {errno}{}", hint_for(*errno))]
+    #[error("{field}: writing {value:?} to {path:?}: {errno}{}", hint_for(*errno, path))]
     Rejected {
         field: String,
         path: PathBuf,
@@ -26,13 +26,29 @@ pub enum Error {
     Invalid { field: String, detail: String },
 }
 
-fn hint_for(errno: rustix::io::Errno) -> &'static str {
+fn hint_for(errno: rustix::io::Errno, path: &std::path::Path) -> &'static str {
     match errno {
         rustix::io::Errno::BUSY => " (the value is below what the cgroup uses now, or the cgroup has tasks that prevent it)",
-        rustix::io::Errno::NOENT => " (the controller is not enabled for this cgroup)",
+        rustix::io::Errno::NOENT if controller_enabled(path) == Some(false) => {
+            " (the controller is not enabled for this cgroup)"
+        }
+        rustix::io::Errno::NOENT => {
+            " (this kernel has no such file: the feature is not built in, or was removed)"
+        }
         rustix::io::Errno::INVAL => " (the kernel does not accept this value)",
         _ => "",
     }
+}
+
+/// On v2, whether the controller a file belongs to (`io` of `io.max`) is
+/// enabled in the directory holding it; `None` on v1, where a hierarchy
+/// is its controller.
+fn controller_enabled(path: &std::path::Path) -> Option<bool> {
+    let dir = path.parent()?;
+    let enabled = std::fs::read_to_string(dir.join("cgroup.controllers")).ok()?;
+    let file = path.file_name()?.to_str()?;
+    let controller = file.split('.').next()?;
+    Some(enabled.split_whitespace().any(|c| c == controller))
 }
 
 impl Error {
@@ -49,5 +65,44 @@ impl Error {
             field: field.into(),
             detail: detail.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_of_a_present_controller_is_not_called_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cgroup.controllers"), "cpu memory io\n").unwrap();
+        let e = |file: &str| {
+            Error::Rejected {
+                field: "f".into(),
+                path: dir.path().join(file),
+                value: "1".into(),
+                errno: rustix::io::Errno::NOENT,
+            }
+            .to_string()
+        };
+        assert!(
+            e("io.bfq.weight").contains("no such file"),
+            "{}",
+            e("io.bfq.weight")
+        );
+        assert!(e("pids.max").contains("not enabled"), "{}", e("pids.max"));
+        // v1: the hierarchy is the controller.
+        let v1 = tempfile::tempdir().unwrap();
+        let msg = Error::Rejected {
+            field: "f".into(),
+            path: v1.path().join("blkio.leaf_weight"),
+            value: "1".into(),
+            errno: rustix::io::Errno::NOENT,
+        }
+        .to_string();
+        assert!(
+            msg.contains("no such file") && !msg.contains("not enabled"),
+            "{msg}"
+        );
     }
 }

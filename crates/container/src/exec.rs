@@ -224,7 +224,6 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
     let (pid, pidfd) = match forked {
         Forked::Child => {
             drop(parent);
-            drop(phases);
             init::exec::run(init::exec::Exec {
                 process: &opts.process,
                 seccomp: state
