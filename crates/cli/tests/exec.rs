@@ -196,7 +196,11 @@ fn exec_errors_are_clear() {
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
     running(&b);
     let out = exec(&b, &["c1", "no-such-command"]);
-    assert_eq!(out.status.code(), Some(255), "runc's code for a failed exec");
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "runc's code for a failed exec"
+    );
     assert!(
         stderr(&out)
             .trim()

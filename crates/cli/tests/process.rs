@@ -368,6 +368,41 @@ fn a_new_user_namespace_with_a_joined_network_namespace() {
             .unwrap()
     );
     assert_eq!(lines[2], "1");
+
+    // With the config's own sysfs mount: the kernel refuses a new sysfs
+    // there (the host owns the network namespace); crust binds the host's,
+    // as runc does.
+    let mut b =
+        Bundle::new("ls /sys/kernel >/dev/null && echo sys-there; readlink /proc/self/ns/net");
+    b.with_user_namespace(300000);
+    set_namespace_path(&mut b, "network", &holder.ns("net"));
+    let out = b.output_of("c2");
+    assert!(out.starts_with("sys-there\n"), "{out}");
+}
+
+/// runc's "userns with inaccessible mounts": a bind source only the host's
+/// root may enter (mode 0700) is reachable by the runtime, not by the
+/// init once it is root only in its user namespace. crust opens it before
+/// the user namespace exists, and the container sees its files (as their
+/// unmapped owner, nobody).
+#[test]
+fn userns_bind_sources_only_the_runtime_can_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let src = outer.path().join("volume");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(src.join("f"), "inside\n").unwrap();
+    std::fs::set_permissions(src.join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    // On a directory the image has: the rootfs belongs to the host's root,
+    // unmapped in there, so the init could not make one.
+    let mut b = Bundle::new("cat /root/f");
+    b.with_user_namespace(100000);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/root", "type": "bind", "source": src, "options": ["bind", "ro"]}),
+    );
+    assert_eq!(b.output_of("c1"), "inside\n");
 }
 
 /// CVE-2024-21626: a cwd naming one of the runtime's descriptors through

@@ -69,7 +69,14 @@ pub fn spawn(
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
-    let prepared_mounts = init::idmap::prepare(spec, opts.bundle, &crate::userns::with_mappings)?;
+    let prepared_mounts = init::idmap::prepare(
+        spec,
+        opts.bundle,
+        &crate::userns::with_mappings,
+        // Cloning a tree needs privilege over the runtime's own mounts: a
+        // rootless runtime leaves its binds to the init.
+        plan.new_user && rustix::process::geteuid().is_root(),
+    )?;
     let net_moves = crate::netdevices::plan(spec)?;
     let seccomp = spec
         .linux()

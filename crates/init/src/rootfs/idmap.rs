@@ -6,6 +6,11 @@
 //! builds these trees itself before the fork — `open_tree`, the mount's
 //! attributes, the idmapping — and the init only attaches them, as runc
 //! does with its mount fds.
+//!
+//! With a new user namespace the runtime opens every other bind mount's
+//! source the same way: the init, root only inside that namespace, may not
+//! be able to reach a source the runtime's user can (a directory only the
+//! host's root may enter: runc's "userns with inaccessible mounts").
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
@@ -80,32 +85,41 @@ fn mappings_of<'a>(
     Ok(Some(Mappings { uid, gid }))
 }
 
-/// Build every idmapped bind tree of `spec`. `userns` makes a user
+/// Build every idmapped bind tree of `spec` (and every bind tree, when
+/// the container gets a new user namespace). `userns` makes a user
 /// namespace with the given mappings and returns a descriptor of it.
 pub fn prepare<E: From<InitError>>(
     spec: &Spec,
     bundle: &Path,
     userns: &dyn Fn(&Mappings<'_>) -> Result<OwnedFd, E>,
+    new_userns: bool,
 ) -> Result<Vec<Prepared>, E> {
     let mut out = Vec::new();
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
-        let Some(maps) = mappings_of(spec, index, m)? else {
-            continue;
+        let tree = match mappings_of(spec, index, m)? {
+            Some(maps) => {
+                let ns = userns(&maps)?;
+                build(index, m, bundle, Some(ns.as_fd()))?
+            }
+            None if new_userns && is_plain_bind(m) => build(index, m, bundle, None)?,
+            None => continue,
         };
-        let ns = userns(&maps)?;
-        out.push(Prepared {
-            index,
-            tree: build(index, m, bundle, ns.as_fd())?,
-        });
+        out.push(Prepared { index, tree });
     }
     Ok(out)
+}
+
+/// A bind mount (not a remount of what is there).
+fn is_plain_bind(m: &Mount) -> bool {
+    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    (m.typ().as_deref() == Some("bind") || opts.bind.is_some()) && !opts.remount
 }
 
 fn build(
     index: usize,
     m: &Mount,
     bundle: &Path,
-    userns: std::os::fd::BorrowedFd<'_>,
+    userns: Option<std::os::fd::BorrowedFd<'_>>,
 ) -> Result<OwnedFd, InitError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let raw_source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
@@ -118,6 +132,9 @@ fn build(
         destination: m.destination(),
     };
     let tree = clone_tree(&entry, &source, &opts)?;
+    let Some(userns) = userns else {
+        return Ok(tree);
+    };
     let idmap = MountAttr {
         attr_set: MountAttrFlags::MOUNT_ATTR_IDMAP.bits().into(),
         userns_fd: u64::try_from(userns.as_raw_fd()).unwrap_or(0),

@@ -150,7 +150,24 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<Option<Readonly
     if kind == "proc" || kind == "sysfs" {
         ordinary_directory(rootfs, &entry)?;
     }
-    let mnt = new_filesystem(&entry, kind, &opts)?;
+    let mnt = match new_filesystem(&entry, kind, &opts) {
+        // In a user namespace that does not own the network namespace
+        // (one joined by path), the kernel refuses a new sysfs: bind the
+        // host's instead, as runc does.
+        Err(InitError::Mount { errno, .. })
+            if kind == "sysfs" && rootfs.in_userns && errno.0 == libc::EPERM =>
+        {
+            let tree = clone_tree(&entry, Path::new("/sys"), &{
+                let mut o = opts.clone();
+                o.bind = Some(crate::mount_options::Bind::Recursive);
+                o
+            })?;
+            let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
+            attach(&entry, &tree, &target, &opts)?;
+            return Ok(None);
+        }
+        other => other?,
+    };
     let target = rootfs.mkdir_all(&entry.field, entry.destination)?;
     if opts.tmpcopyup && kind == "tmpfs" {
         super::copyup::copy_dir(&target, &mnt)
