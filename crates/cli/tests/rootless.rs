@@ -316,3 +316,26 @@ fn a_delegated_cgroup_is_used() {
         std::fs::remove_dir(d).unwrap();
     }
 }
+
+/// An oomScoreAdj below the runtime's own needs CAP_SYS_RESOURCE: a
+/// rootless runtime cannot set it and says so, naming the field (the CRI
+/// plugin sends pod-level values), instead of running with another score.
+#[test]
+fn an_oom_score_adj_the_runtime_may_not_set_is_a_clear_error() {
+    let r = Rootless::new("cat /proc/self/oom_score_adj", |c, _, _| {
+        c["process"]["oomScoreAdj"] = json!(-500);
+    });
+    let out = r.as_user(&["run", "c1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.contains("process.oomScoreAdj") && last.contains("CAP_SYS_RESOURCE"),
+        "{err}"
+    );
+    let r = Rootless::new("cat /proc/self/oom_score_adj", |c, _, _| {
+        c["process"]["oomScoreAdj"] = json!(500);
+    });
+    let out = r.as_user(&["run", "c1"]);
+    assert_eq!(stdout(&out).trim(), "500", "{}", stderr(&out));
+}

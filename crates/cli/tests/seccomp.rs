@@ -160,58 +160,6 @@ fn notify_hands_the_listener_to_the_agent() {
     );
 }
 
-/// podman's profile (containers-common's seccomp.json) turned into an OCI
-/// `linux.seccomp` for a process with `caps`, as podman does.
-fn podman_profile(caps: &[&str]) -> Value {
-    let profile: Value = serde_json::from_str(
-        &std::fs::read_to_string("/usr/share/containers/seccomp.json").unwrap(),
-    )
-    .unwrap();
-    let on_this_arch = |c: &Value| {
-        c["arches"]
-            .as_array()
-            .is_none_or(|a| a.iter().any(|x| x == "amd64" || x == "x86_64"))
-    };
-    let has_caps = |c: &Value| {
-        c["caps"]
-            .as_array()
-            .is_some_and(|l| l.iter().all(|x| caps.contains(&x.as_str().unwrap())))
-    };
-    let mut syscalls = Vec::new();
-    for s in profile["syscalls"].as_array().unwrap() {
-        let inc = &s["includes"];
-        let exc = &s["excludes"];
-        let included = on_this_arch(inc) && (inc["caps"].is_null() || has_caps(inc));
-        let excluded = exc["arches"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x == "amd64"))
-            || (!exc["caps"].is_null()
-                && exc["caps"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|x| caps.contains(&x.as_str().unwrap())));
-        if included && !excluded {
-            let mut rule = json!({"names": s["names"], "action": s["action"]});
-            for k in ["errnoRet", "args"] {
-                if !s[k].is_null() {
-                    rule[k] = s[k].clone();
-                }
-            }
-            syscalls.push(rule);
-        }
-    }
-    let arch = profile["archMap"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
-        .unwrap();
-    let mut archs = vec![arch["architecture"].clone()];
-    archs.extend(arch["subArchitectures"].as_array().unwrap().iter().cloned());
-    json!({"defaultAction": profile["defaultAction"], "defaultErrnoRet": profile["defaultErrnoRet"], "architectures": archs, "syscalls": syscalls})
-}
-
 /// podman's default profile blocks sethostname with EPERM for a container
 /// without CAP_SYS_ADMIN. The container here holds CAP_SYS_ADMIN in its
 /// capability sets, so the kernel alone would allow the call: the EPERM can
@@ -228,7 +176,7 @@ fn podmans_default_profile_blocks_and_allows() {
                 .push(json!("CAP_SYS_ADMIN"));
         }
     };
-    let mut b = with_filter(script, podman_profile(&default_caps));
+    let mut b = with_filter(script, common::engine_default_profile(&default_caps));
     grant_sys_admin(&mut b);
     let out = b.output_of("c1");
     assert!(out.contains("allowed-works"), "{out}");

@@ -75,7 +75,7 @@ pub fn spawn(
         &crate::userns::with_mappings,
         // Cloning a tree needs privilege over the runtime's own mounts: a
         // rootless runtime leaves its binds to the init.
-        plan.new_user && rustix::process::geteuid().is_root(),
+        rustix::process::geteuid().is_root(),
     )?;
     let net_moves = crate::netdevices::plan(spec)?;
     let seccomp = spec
@@ -186,7 +186,16 @@ fn handshake(
         write_id_maps(spec, &pid)?;
     }
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        hostproc::write(&pid, "oom_score_adj", &adj.to_string())?;
+        // The kernel lets a process lower its oom_score_adj only with
+        // CAP_SYS_RESOURCE; a value the runtime may not set is an error
+        // naming the field, never a silently different score.
+        hostproc::write(&pid, "oom_score_adj", &adj.to_string()).map_err(|e| match e {
+            Error::Sys { op, errno } if errno.0 == libc::EACCES => Error::Unsupported(format!(
+                "process.oomScoreAdj: {op}: {errno} (the runtime may not lower it below its own \
+                 oom_score_adj without CAP_SYS_RESOURCE)"
+            )),
+            other => other,
+        })?;
     }
     log::debug!("container init {pid} configured from outside; releasing it");
     channel.send(&Message::Proceed).map_err(Error::Channel)?;

@@ -401,3 +401,57 @@ pub fn count_processes_named(comm: &str, root: &Path) -> usize {
         })
         .count()
 }
+
+/// The default seccomp profile engines send (containers-common's
+/// seccomp.json, which podman uses; containerd's and Docker's default is the
+/// same moby profile) turned into an OCI `linux.seccomp` for a process with
+/// `caps`, as the engines do.
+pub fn engine_default_profile(caps: &[&str]) -> Value {
+    let profile: Value = serde_json::from_str(
+        &std::fs::read_to_string("/usr/share/containers/seccomp.json").unwrap(),
+    )
+    .unwrap();
+    let on_this_arch = |c: &Value| {
+        c["arches"]
+            .as_array()
+            .is_none_or(|a| a.iter().any(|x| x == "amd64" || x == "x86_64"))
+    };
+    let has_caps = |c: &Value| {
+        c["caps"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|x| caps.contains(&x.as_str().unwrap())))
+    };
+    let mut syscalls = Vec::new();
+    for s in profile["syscalls"].as_array().unwrap() {
+        let inc = &s["includes"];
+        let exc = &s["excludes"];
+        let included = on_this_arch(inc) && (inc["caps"].is_null() || has_caps(inc));
+        let excluded = exc["arches"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "amd64"))
+            || (!exc["caps"].is_null()
+                && exc["caps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| caps.contains(&x.as_str().unwrap())));
+        if included && !excluded {
+            let mut rule = json!({"names": s["names"], "action": s["action"]});
+            for k in ["errnoRet", "args"] {
+                if !s[k].is_null() {
+                    rule[k] = s[k].clone();
+                }
+            }
+            syscalls.push(rule);
+        }
+    }
+    let arch = profile["archMap"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["architecture"] == "SCMP_ARCH_X86_64")
+        .unwrap();
+    let mut archs = vec![arch["architecture"].clone()];
+    archs.extend(arch["subArchitectures"].as_array().unwrap().iter().cloned());
+    json!({"defaultAction": profile["defaultAction"], "defaultErrnoRet": profile["defaultErrnoRet"], "architectures": archs, "syscalls": syscalls})
+}

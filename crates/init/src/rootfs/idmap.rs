@@ -85,15 +85,26 @@ fn mappings_of<'a>(
     Ok(Some(Mappings { uid, gid }))
 }
 
-/// Build every idmapped bind tree of `spec` (and every bind tree, when
-/// the container gets a new user namespace). `userns` makes a user
-/// namespace with the given mappings and returns a descriptor of it.
+/// Build every idmapped bind tree of `spec`; with `privileged` (the
+/// runtime may clone its own mounts) also every bind tree when the
+/// container is in a user namespace. `userns`
+/// makes a user namespace with the given mappings and returns a
+/// descriptor of it.
 pub fn prepare<E: From<InitError>>(
     spec: &Spec,
     bundle: &Path,
     userns: &dyn Fn(&Mappings<'_>) -> Result<OwnedFd, E>,
-    new_userns: bool,
+    privileged: bool,
 ) -> Result<Vec<Prepared>, E> {
+    // In a user namespace (new or joined) the init is root only there.
+    let in_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        });
     let mut out = Vec::new();
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
         let tree = match mappings_of(spec, index, m)? {
@@ -101,7 +112,7 @@ pub fn prepare<E: From<InitError>>(
                 let ns = userns(&maps)?;
                 build(index, m, bundle, Some(ns.as_fd()))?
             }
-            None if new_userns && is_plain_bind(m) => build(index, m, bundle, None)?,
+            None if privileged && in_userns && is_plain_bind(m) => build(index, m, bundle, None)?,
             None => continue,
         };
         out.push(Prepared { index, tree });

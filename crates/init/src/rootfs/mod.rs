@@ -144,7 +144,7 @@ pub(crate) fn prepare(
     let linux = cfg.spec.linux().as_ref();
     let propagation = linux.and_then(|l| l.rootfs_propagation().as_deref());
     let rootfs = if cfg.own_mount_ns {
-        isolate_from_host(propagation)?;
+        isolate_from_host(propagation, cfg.rootfs)?;
         bind_rootfs(cfg)?
     } else {
         open_rootfs(cfg)?
@@ -222,15 +222,61 @@ fn parse_root_propagation(value: &str) -> Result<MountPropagationFlags, InitErro
 
 /// Cut propagation from the host: every mount becomes a slave (or private,
 /// when asked), so mounts made here never appear on the host while host
-/// mounts made later still may. A shared mode is applied only after the
-/// pivot, because `pivot_root` refuses a shared parent mount.
-fn isolate_from_host(propagation: Option<&str>) -> Result<(), InitError> {
+/// mounts made later still may.
+///
+/// With a shared `rootfsPropagation` (what Kubernetes asks for with a
+/// `Bidirectional` volume), the tree stays shared instead, as in runc, so
+/// that a volume bound with `rshared` is a peer of the host's mount and
+/// what the container mounts under it reaches the host. Only the mount
+/// holding the rootfs is made private, so that the rootfs and everything
+/// under it (proc, dev, ...) stay off the host, and `pivot_root`, which
+/// refuses a shared parent, works.
+fn isolate_from_host(propagation: Option<&str>, rootfs: &Path) -> Result<(), InitError> {
     use MountPropagationFlags as P;
-    let flags = match propagation {
-        Some("private") | Some("rprivate") => P::PRIVATE | P::REC,
-        _ => P::DOWNSTREAM | P::REC,
+    let (flags, shared) = match propagation {
+        Some("private") | Some("rprivate") => (P::PRIVATE | P::REC, false),
+        Some("shared") | Some("rshared") => (P::SHARED | P::REC, true),
+        _ => (P::DOWNSTREAM | P::REC, false),
     };
-    rustix::mount::mount_change("/", flags).map_err(|e| rootfs_error("make / a slave mount", e))
+    rustix::mount::mount_change("/", flags)
+        .map_err(|e| rootfs_error("set the propagation of /", e))?;
+    if shared {
+        make_holding_mount_private(rootfs)?;
+    }
+    Ok(())
+}
+
+/// Make the mount holding `path` (itself, if it is a mount point, else
+/// the nearest one above) private, through descriptors.
+fn make_holding_mount_private(path: &Path) -> Result<(), InitError> {
+    let private = sys::mount::MountAttr {
+        propagation: libc::MS_PRIVATE,
+        ..sys::mount::MountAttr::default()
+    };
+    let mut dir = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| rootfs_error(&format!("root.path: open {path:?}"), e))?;
+    loop {
+        match sys::mount::mount_setattr(&dir, c"", false, &private) {
+            Ok(()) => return Ok(()),
+            // Not a mount point: one level up ("/" always is one).
+            Err(rustix::io::Errno::INVAL) => {
+                dir = rustix::fs::openat(
+                    &dir,
+                    "..",
+                    rustix::fs::OFlags::PATH
+                        | rustix::fs::OFlags::DIRECTORY
+                        | rustix::fs::OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| rootfs_error("open the parent of the rootfs", e))?;
+            }
+            Err(e) => return Err(rootfs_error("make the mount holding the rootfs private", e)),
+        }
+    }
 }
 
 /// The rootfs directory itself as the handle, for a container sharing the

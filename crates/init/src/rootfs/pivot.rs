@@ -12,8 +12,18 @@ use crate::error::InitError;
 /// stacked on top of it. No directory for the old root is needed, so none
 /// is left behind in the image.
 pub(super) fn pivot_root(new_root: BorrowedFd<'_>) -> Result<(), InitError> {
+    let old_root = rustix::fs::open(
+        "/",
+        rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| rootfs_error("open the old root", e))?;
     rustix::process::fchdir(new_root).map_err(|e| rootfs_error("chdir into the rootfs", e))?;
     rustix::process::pivot_root(".", ".").map_err(|e| rootfs_error("pivot_root", e))?;
+    // "." is still the new root's directory (the old root is stacked on
+    // it): step onto the old root itself, or what follows would change
+    // the container's mounts and leave the old root's alone.
+    rustix::process::fchdir(&old_root).map_err(|e| rootfs_error("chdir into the old root", e))?;
     // The old root may still share propagation with the host through a
     // bind; make it a slave first so its unmount never reaches the host.
     rustix::mount::mount_change(
