@@ -83,3 +83,34 @@ teardown_file() {
     run -1 ctr_ run --rm --runc-binary "$RUNTIME" "$IMAGE" t-fail /no/such/binary
     [[ "$output" == *"/no/such/binary"* ]]
 }
+
+# What Kubernetes depends on: after an exit in a shared pid namespace the
+# shim calls `kill --all ID 9` (children outlive the init there) and must be
+# told success; the task is STOPPED within a second, its orphans are gone,
+# and containerd logs no kill error.
+@test "containerd: an exit in a shared pid namespace is seen at once and leaves nothing" {
+    marker="sleep $((200000 + RANDOM))"
+    ctr_ run -d --runc-binary "$RUNTIME" --with-ns "pid:/proc/$$/ns/pid" "$IMAGE" t-exit \
+        sh -c "$marker & sleep 0.3; exit 5"
+    start=$(date +%s%N)
+    pgrep -f "$marker" >/dev/null
+    for _ in $(seq 100); do
+        ctr_ task ls | grep -q "t-exit.*STOPPED" && break
+        sleep 0.05
+    done
+    elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    run ctr_ task ls
+    [[ "$output" == *"t-exit"*"STOPPED"* ]]
+    # 0.3 s of the container's own, then at most a second.
+    [ "$elapsed_ms" -lt 1300 ]
+    # The orphan ran, and is killed.
+    for _ in $(seq 50); do
+        pgrep -f "$marker" >/dev/null || break
+        sleep 0.05
+    done
+    ! pgrep -f "$marker"
+    ctr_ task delete t-exit
+    ctr_ containers delete t-exit
+    ! grep -q "unknown error after kill" "$CTD/log"
+    ! grep -qi "failed to kill" "$CTD/log"
+}
