@@ -8,19 +8,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
 
-/// A problem with one field of the config.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Invalid {
-    pub field: String,
-    pub detail: String,
-}
-
-fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.into(),
-        detail: detail.into(),
-    }
-}
+use crate::invalid::invalid;
+pub use crate::invalid::Invalid;
 
 /// Read `bundle/config.json`, parse it and check it.
 pub fn load(bundle: &Path) -> Result<Spec> {
@@ -463,6 +452,23 @@ mod tests {
     use super::*;
 
     use crate::test_util::{edited, Edit};
+
+    fn field_of(edit: impl FnOnce(&mut serde_json::Value)) -> Option<String> {
+        let spec: Spec = serde_json::from_value(edited(edit)).unwrap();
+        validate(&spec).err().map(|e| e.field)
+    }
+
+    #[test]
+    fn settings_crust_cannot_honour_are_named() {
+        assert_eq!(field_of(|_| {}), None);
+        let refused =
+            field_of(|v| v["process"]["apparmorProfile"] = serde_json::json!("docker-default"));
+        assert_eq!(refused.as_deref(), Some("process.apparmorProfile"));
+        assert_eq!(
+            field_of(|v| v["hooks"] = serde_json::json!({"prestart": []})),
+            None
+        );
+    }
 
     fn with(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Spec, Invalid> {
         parse(&serde_json::to_vec(&edited(edit)).unwrap())

@@ -17,6 +17,7 @@ mod hostproc;
 pub mod id;
 mod idmaps;
 mod info;
+mod invalid;
 mod kill;
 pub mod lenient;
 mod namespaces;

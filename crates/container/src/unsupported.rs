@@ -3,7 +3,7 @@
 
 use oci_spec::runtime::Spec;
 
-use crate::config::Invalid;
+use crate::invalid::Invalid;
 
 fn refuse(field: &str) -> Result<(), Invalid> {
     Err(Invalid {
@@ -45,31 +45,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::test_util::{edited, Edit};
-
-    fn field_of(edit: impl FnOnce(&mut serde_json::Value)) -> Option<String> {
-        let spec: Spec = serde_json::from_value(edited(edit)).unwrap();
-        crate::config::validate(&spec).err().map(|e| e.field)
-    }
+    use crate::test_util::edited;
 
     #[test]
-    fn the_default_config_is_accepted() {
-        assert_eq!(field_of(|_| {}), None);
-    }
-
-    #[test]
-    fn unsupported_settings_are_named() {
-        let cases: Vec<(Edit, &str)> = vec![(
-            Box::new(|v| v["process"]["apparmorProfile"] = json!("docker-default")),
-            "process.apparmorProfile",
-        )];
-        for (edit, field) in cases {
-            assert_eq!(field_of(edit).as_deref(), Some(field));
-        }
-    }
-
-    #[test]
-    fn empty_hook_lists_are_fine() {
-        assert_eq!(field_of(|v| v["hooks"] = json!({"prestart": []})), None);
+    fn intel_rdt_is_refused_naming_the_field() {
+        let spec: Spec =
+            serde_json::from_value(edited(|v| v["linux"]["intelRdt"] = json!({"closID": "c1"})))
+                .unwrap();
+        assert_eq!(check(&spec).unwrap_err().field, "linux.intelRdt");
+        let plain: Spec = serde_json::from_value(edited(|_| {})).unwrap();
+        assert!(check(&plain).is_ok());
     }
 }

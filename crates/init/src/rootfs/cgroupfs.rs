@@ -13,7 +13,7 @@ use std::path::Path;
 use rustix::fs::{Mode, OFlags, CWD};
 use rustix::mount::OpenTreeFlags;
 
-use super::mounts::{attach, new_filesystem, set_attrs, Entry};
+use super::detached::{attach, new_filesystem, set_attrs, Entry};
 use super::Rootfs;
 use crate::error::InitError;
 use crate::mount_options::MountOptions;

@@ -10,7 +10,8 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Spec};
 use rustix::fs::{FileType, Mode, CWD};
 use rustix::mount::OpenTreeFlags;
 
-use super::{move_mount_onto, Rootfs};
+use super::detached::move_mount_onto;
+use super::Rootfs;
 use crate::error::InitError;
 
 /// The devices runc creates in every container: (path, major, minor).

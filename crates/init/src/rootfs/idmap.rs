@@ -19,7 +19,7 @@ use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 use rustix::mount::MountAttrFlags;
 use sys::mount::MountAttr;
 
-use super::mounts::{bind_source, clone_tree, Entry};
+use super::detached::{bind_source, clone_tree, Entry};
 use crate::error::InitError;
 use crate::mount_options;
 

@@ -23,6 +23,7 @@
 
 mod cgroupfs;
 mod copyup;
+mod detached;
 mod devices;
 pub mod idmap;
 mod inroot;
@@ -38,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 use rustix::fs::{Mode, CWD};
-use rustix::mount::{MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
+use rustix::mount::{MountPropagationFlags, OpenTreeFlags};
 
 use crate::error::InitError;
 
@@ -319,21 +320,7 @@ fn bind_rootfs(cfg: &RootfsConfig<'_>) -> Result<Rootfs, InitError> {
             | OpenTreeFlags::AT_RECURSIVE,
     )
     .map_err(|e| rootfs_error(&format!("root.path: open_tree {:?}", cfg.rootfs), e))?;
-    move_mount_onto(&tree, CWD, cfg.rootfs)
+    detached::move_mount_onto(&tree, CWD, cfg.rootfs)
         .map_err(|e| rootfs_error(&format!("root.path: bind {:?} onto itself", cfg.rootfs), e))?;
     Ok(rootfs_handle(cfg, tree))
-}
-
-/// Attach the detached mount `mnt` at `to_dir`/`to_path` (an empty path
-/// means the descriptor itself).
-fn move_mount_onto(
-    mnt: &OwnedFd,
-    to_dir: impl AsFd,
-    to_path: &Path,
-) -> Result<(), rustix::io::Errno> {
-    let mut flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH;
-    if to_path.as_os_str().is_empty() {
-        flags |= MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
-    }
-    rustix::mount::move_mount(mnt, "", to_dir, to_path, flags)
 }

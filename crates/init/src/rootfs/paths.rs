@@ -6,8 +6,9 @@ use std::path::Path;
 use rustix::fs::FileType;
 use rustix::mount::OpenTreeFlags;
 
-use super::mounts::{attach, new_filesystem, readonly_attrs, set_attrs, Entry};
-use super::{move_mount_onto, Rootfs};
+use super::detached::move_mount_onto;
+use super::detached::{attach, new_filesystem, readonly_attrs, set_attrs, Entry};
+use super::Rootfs;
 use crate::error::InitError;
 use crate::mount_options::MountOptions;
 
