@@ -700,3 +700,27 @@ fn the_callers_cpu_pin_is_not_inherited() {
 fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// An ambient capability the kernel cannot raise (not both permitted and
+/// inheritable) is skipped with a warning, as runc does; one it can is
+/// raised.
+#[test]
+fn ambient_capabilities_that_cannot_be_raised_are_warned_about() {
+    let mut b = Bundle::new("grep CapAmb /proc/self/status");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let caps = &mut b.config["process"]["capabilities"];
+    caps["ambient"] = json!(["CAP_KILL", "CAP_NET_RAW"]);
+    caps["inheritable"] = json!(["CAP_KILL"]);
+    let out = b.run("c1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("CapAmb:\t{:016x}", 1u64 << 5),
+        "KILL raised, NET_RAW not"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("level=warning") && err.contains("CAP_NET_RAW") && !err.contains("CAP_KILL is"),
+        "{err}"
+    );
+}

@@ -100,6 +100,7 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(invalid("process.args", "must not be empty"));
     }
+    warn_about_unraisable_ambient_caps(process);
     if !process.cwd().is_absolute() {
         return Err(invalid(
             "process.cwd",
@@ -140,6 +141,22 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
 }
 
 /// `linux.mountLabel` needs SELinux, like the process labels.
+/// The kernel raises an ambient capability only if it is permitted and
+/// inheritable too; one that is not is skipped, with a warning (as runc).
+fn warn_about_unraisable_ambient_caps(process: &oci_spec::runtime::Process) {
+    let Some(caps) = process.capabilities() else {
+        return;
+    };
+    let has = |set: &Option<oci_spec::runtime::Capabilities>, c| set.as_ref().is_some_and(|s| s.contains(c));
+    for c in caps.ambient().iter().flatten() {
+        if !has(caps.permitted(), c) || !has(caps.inheritable(), c) {
+            log::warn!(
+                "process.capabilities.ambient: CAP_{c} is not both permitted and inheritable, so it cannot be raised: skipped"
+            );
+        }
+    }
+}
+
 fn validate_mount_label(linux: &oci_spec::runtime::Linux) -> Result<(), Invalid> {
     let label = linux.mount_label().as_deref();
     match init::lsm::missing_for_mount_label(label) {
