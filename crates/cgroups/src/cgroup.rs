@@ -24,6 +24,11 @@ pub struct Node {
     /// v1: the hierarchy's controllers; v2: those its root offers.
     pub controllers: Vec<String>,
     pub dir: PathBuf,
+    /// The directory was there before the container (a cgroupsPath the
+    /// engine made): `destroy` empties it but leaves it, as runtime.md
+    /// says of what the container did not create.
+    #[serde(default)]
+    pub existed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -54,10 +59,14 @@ impl Cgroup {
     /// Where the container's cgroup goes on a host with `layout`.
     pub fn for_container(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         let (inner, absolute) = crate::path::inner(cgroups_path, id)?;
-        let node = |version, h: &crate::layout::Hierarchy| Node {
-            version,
-            controllers: h.controllers.clone(),
-            dir: crate::path::in_hierarchy(&h.mount, &h.own, &inner, absolute),
+        let node = |version, h: &crate::layout::Hierarchy| {
+            let dir = crate::path::in_hierarchy(&h.mount, &h.own, &inner, absolute);
+            Node {
+                version,
+                controllers: h.controllers.clone(),
+                existed: dir.exists(),
+                dir,
+            }
         };
         let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
         nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
@@ -433,6 +442,10 @@ impl Cgroup {
             .nodes
             .iter()
             .filter(|n| {
+                if n.existed {
+                    // Left in place: busy only with what the container put in it.
+                    return subtree(&n.dir).len() > 1 || !procs_of(&n.dir).is_empty();
+                }
                 !matches!(
                     rustix::fs::unlinkat(rustix::fs::CWD, &n.dir, rustix::fs::AtFlags::REMOVEDIR),
                     Ok(()) | Err(Errno::NOENT)
@@ -463,6 +476,9 @@ impl Cgroup {
         }
         for node in busy {
             let mut dirs = subtree(&node.dir);
+            if node.existed {
+                dirs.retain(|d| d != &node.dir);
+            }
             dirs.reverse();
             for d in dirs {
                 remove_dir(&d, deadline)?;

@@ -861,3 +861,42 @@ fn pids_zero_is_a_limit_and_lifting_memory_lifts_swap() {
     }
     ok(&b.crust(&["delete", "--force", "c2"]));
 }
+
+/// runtime.md: delete removes what create made, and resources associated
+/// with the container but not created by it MUST NOT be deleted. A
+/// cgroup the engine made before `create` is emptied (the container's
+/// processes and the sub-cgroups it made are gone) but stays.
+#[test]
+fn a_cgroup_that_was_there_before_is_left_after_delete() {
+    let name = format!("crust-test-pre-{}", std::process::id());
+    let mut b = Bundle::new("sleep 1001 & exec sleep 1000");
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    // The unified hierarchy, or on v1 the pids one: a directory made first.
+    let pre = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        Path::new("/sys/fs/cgroup").join(&name)
+    } else {
+        Path::new("/sys/fs/cgroup/pids").join(&name)
+    };
+    std::fs::create_dir(&pre).unwrap();
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let dirs = all_dirs(&b, "c1");
+    assert!(dirs.contains(&pre), "{dirs:?}");
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    // A sub-cgroup, as the container's own processes may make.
+    std::fs::create_dir(pre.join("sub")).unwrap();
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    assert!(!alive(init));
+    assert!(pre.exists(), "the engine's cgroup was removed");
+    assert!(
+        !pre.join("sub").exists(),
+        "the container's sub-cgroup was left"
+    );
+    assert!(std::fs::read_to_string(pre.join("cgroup.procs"))
+        .unwrap()
+        .trim()
+        .is_empty());
+    for d in dirs.iter().filter(|d| **d != pre) {
+        assert!(!d.exists(), "{d:?}: made by crust, left behind");
+    }
+    std::fs::remove_dir(&pre).unwrap();
+}

@@ -720,7 +720,9 @@ fn ambient_capabilities_that_cannot_be_raised_are_warned_about() {
     );
     let err = stderr(&out);
     assert!(
-        err.contains("level=warning") && err.contains("CAP_NET_RAW") && !err.contains("CAP_KILL is"),
+        err.contains("level=warning")
+            && err.contains("CAP_NET_RAW")
+            && !err.contains("CAP_KILL is"),
         "{err}"
     );
 }

@@ -147,7 +147,9 @@ fn warn_about_unraisable_ambient_caps(process: &oci_spec::runtime::Process) {
     let Some(caps) = process.capabilities() else {
         return;
     };
-    let has = |set: &Option<oci_spec::runtime::Capabilities>, c| set.as_ref().is_some_and(|s| s.contains(c));
+    let has = |set: &Option<oci_spec::runtime::Capabilities>, c| {
+        set.as_ref().is_some_and(|s| s.contains(c))
+    };
     for c in caps.ambient().iter().flatten() {
         if !has(caps.permitted(), c) || !has(caps.inheritable(), c) {
             log::warn!(
