@@ -578,3 +578,23 @@ fn exec_failures_exit_255_and_debug_logs_the_phases() {
         stderr(&out)
     );
 }
+
+/// runc's "kill detached busybox": a container started with `run -d` is
+/// killed, seen stopped, deleted; `kill --all` works on it the same way.
+#[test]
+fn kill_of_a_detached_container() {
+    for all in [false, true] {
+        let b = Bundle::new("exec sleep 1000");
+        assert!(b.crust(&["run", "-d", "c1"]).status.success());
+        let mut args = vec!["kill"];
+        if all {
+            args.push("--all");
+        }
+        args.extend(["c1", "KILL"]);
+        let out = b.crust(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        wait_until(|| b.state("c1")["status"] == "stopped");
+        assert!(b.crust(&["delete", "c1"]).status.success());
+        assert_eq!(b.state_dirs(), 0);
+    }
+}
