@@ -521,7 +521,7 @@ fn kill_all_after_the_init_exited_kills_what_is_left() {
     let left: Vec<i64> =
         serde_json::from_slice(&b.crust(&["ps", "--format", "json", "c1"]).stdout).unwrap();
     assert_eq!(left.len(), 1, "the orphaned sleep is in the cgroup");
-    let plain = b.crust(&["kill", "c1", "9"]);
+    let plain = b.crust(&["kill", "c1", "TERM"]);
     assert!(!plain.status.success());
     assert!(
         stderr(&plain).contains("container not running"),
@@ -532,6 +532,35 @@ fn kill_all_after_the_init_exited_kills_what_is_left() {
     assert!(!zero.status.success(), "signal 0 checks the init is alive");
     ok(&b.crust(&["kill", "--all", "c1", "9"]));
     wait_until("the orphan to die", || !alive(left[0]));
+    // runc's "kill KILL [host pidns + init gone]": a plain SIGKILL to a
+    // container sharing its pid namespace reaches what is left too.
+    let mut again = Bundle::new("sleep 1002 & exit 0");
+    again.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    ok(&again.crust(&["run", "-d", "c3"]));
+    wait_until("the init to exit", || {
+        again.state("c3")["status"] == "stopped"
+    });
+    let orphans: Vec<i64> =
+        serde_json::from_slice(&again.crust(&["ps", "--format", "json", "c3"]).stdout).unwrap();
+    ok(&again.crust(&["kill", "c3", "KILL"]));
+    wait_until("the orphan to die", || orphans.iter().all(|p| !alive(*p)));
+    ok(&again.crust(&["delete", "c3"]));
+    // "kill KILL [host pidns]": with the init alive, the exec'd processes
+    // die with it.
+    again.config["process"]["args"] = json!(["sleep", "1000"]);
+    ok(&again.crust(&["run", "-d", "c4"]));
+    for _ in 0..3 {
+        ok(&again.crust(&["exec", "-d", "c4", "sleep", "1004"]));
+    }
+    let all: Vec<i64> =
+        serde_json::from_slice(&again.crust(&["ps", "--format", "json", "c4"]).stdout).unwrap();
+    assert_eq!(all.len(), 4, "{all:?}");
+    ok(&again.crust(&["kill", "c4", "KILL"]));
+    wait_until("every process to die", || all.iter().all(|p| !alive(*p)));
+    ok(&again.crust(&["delete", "c4"]));
     ok(&b.crust(&["kill", "--all", "c1", "9"]));
     let ps = b.crust(&["ps", "--format", "json", "c1"]);
     ok(&ps);

@@ -10,11 +10,12 @@ use crate::error::{Error, Result};
 use crate::procinfo;
 use crate::state::{State, StateDir};
 
-/// Signal the init (and with `all` every process of the container). As
-/// in runc, `--all` succeeds once the init has exited too, signalling
-/// whatever is left in the container's cgroup: engines call `kill --all
-/// ID 9` after every exit, and processes outlive an init that shares its
-/// pid namespace. Signal 0 only checks that the init is alive.
+/// Signal the init (and with `all`, or SIGKILL to a container sharing its
+/// pid namespace, every process of the container). As in runc, those
+/// succeed once the init has exited too, signalling whatever is left in
+/// the container's cgroup: engines call `kill --all ID 9` after every
+/// exit, and processes outlive an init that shares its pid namespace.
+/// Signal 0 only checks that the init is alive.
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let state = dir.load()?;
@@ -23,11 +24,15 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
         .has_process()
         .then(|| open_init(&state))
         .flatten();
-    if all && signal != 0 {
+    // As runc (1.2+): SIGKILL to a container sharing its pid namespace
+    // goes to every process in it, since killing the init does not take
+    // the others along there.
+    let everyone = all || (signal == libc::SIGKILL && !state.own_pid_namespace());
+    if everyone && signal != 0 {
         signal_namespace(&state, signal);
     }
     let Some(init) = init else {
-        return if all && signal != 0 {
+        return if everyone && signal != 0 {
             Ok(())
         } else {
             Err(Error::NotRunning { id: id.into() })
