@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::{stderr, Bundle};
 use serde_json::json;
 
@@ -556,4 +558,119 @@ fn a_read_only_dev_works() {
     b.config["process"]["args"] = json!(["sh", "-c", "ls -l /dev/console; tty"]);
     let out = b.output_of("c2");
     assert!(out.contains("136,") && out.contains("/dev/pts/0"), "{out}");
+}
+
+/// runc's "mount order, container bind-mount source": later mounts may
+/// bind what earlier ones built inside the container (a source under the
+/// rootfs, seen as the container's tree), and a destination may be given
+/// with the rootfs path in front; with and without a user namespace.
+#[test]
+fn later_mounts_bind_the_tree_earlier_ones_built() {
+    for userns in [false, true] {
+        let mut b = Bundle::with_own_rootfs("cat /final/x/y/z/z/x/y/z/x/file");
+        if userns {
+            b.with_user_namespace(100000);
+        }
+        let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
+        std::fs::create_dir_all(rootfs.join("mnt")).unwrap();
+        std::fs::create_dir_all(rootfs.join("final")).unwrap();
+        let src = b.dir.path().join("bind-src");
+        for sub in ["a/x", "b/y", "c/z"] {
+            let dir = src.join(sub);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("file"), format!("{sub}\n")).unwrap();
+            let top = sub.split('/').next().unwrap();
+            let _ = std::os::unix::fs::symlink(top, src.join(format!("sym-{top}")));
+        }
+        let bind = |source: PathBuf, dest: String| json!({"source": source, "destination": dest, "type": "bind", "options": ["rbind", "rprivate"]});
+        let r = rootfs.display().to_string();
+        b.config["mounts"].as_array_mut().unwrap().extend([
+            bind(src.join("a"), "/mnt".into()),
+            bind(src.join("sym-b"), "/mnt/x".into()),
+            bind(src.join("c"), "/mnt/x/y".into()),
+            bind(src.join("sym-a"), "/mnt/x/y/z".into()),
+            bind(rootfs.join("mnt/x"), format!("{r}/mnt/x/y/z/x")),
+            bind(rootfs.join("mnt/x/y"), format!("{r}/mnt/x/y/z")),
+            bind(rootfs.join("mnt"), format!("{r}/final")),
+        ]);
+        let out = b.run(if userns { "c2" } else { "c1" });
+        assert!(out.status.success(), "userns {userns}: {}", stderr(&out));
+        assert_eq!(common::stdout(&out), "a/x\n", "userns {userns}");
+    }
+}
+
+/// runc's "bind mount through a dangling symlink": a destination whose
+/// path (or whose last component) is a symlink to something missing is
+/// made where the link leads, inside the rootfs, and mounted there.
+#[test]
+fn a_bind_destination_through_dangling_symlinks_is_made_where_they_lead() {
+    let b = Bundle::with_own_rootfs("true");
+    let rootfs = b.rootfs();
+    let _ = std::fs::remove_file(rootfs.join("etc/hosts"));
+    std::os::unix::fs::symlink("/tmp/foo/bar", rootfs.join("jump")).unwrap();
+    std::os::unix::fs::symlink("/jump/baz/hosts", rootfs.join("etc/hosts")).unwrap();
+    let src = b.dir.path().join("hosts");
+    std::fs::write(&src, "127.0.0.1 here\n").unwrap();
+    let mut b = b;
+    b.config["process"]["args"] = json!(["cat", "/tmp/foo/bar/baz/hosts"]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"source": src, "destination": "/etc/hosts", "options": ["bind"]}));
+    assert_eq!(b.output_of("c1"), "127.0.0.1 here\n");
+
+    // A trailing dangling link, to a directory source this time.
+    let _ = std::fs::remove_file(b.rootfs().join("etc/hosts"));
+    std::os::unix::fs::symlink("/tmp/hostsdir", b.rootfs().join("etc/hosts")).unwrap();
+    let dir = b.dir.path().join("hostsdir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("f"), "in dir\n").unwrap();
+    b.config["process"]["args"] = json!(["cat", "/tmp/hostsdir/f"]);
+    b.config["mounts"].as_array_mut().unwrap().pop();
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"source": dir, "destination": "/etc/hosts", "options": ["bind"]}));
+    assert_eq!(b.output_of("c2"), "in dir\n");
+}
+
+/// runc 1.3's tmpfs modes: without `mode=`, a tmpfs on an existing
+/// directory takes that directory's mode (it reads mode=710 in
+/// /proc/self/mounts); an explicit `mode=` wins and the directory below
+/// is not changed; on a directory crust makes, the tmpfs keeps its
+/// default 1777 and the directories made are 755.
+#[test]
+fn tmpfs_modes_as_runc_sets_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::with_own_rootfs(
+        "stat -c %a /inherit /explicit /a/b/c; grep -E ' /(inherit|explicit) ' /proc/self/mounts",
+    );
+    for d in ["inherit", "explicit"] {
+        let p = b.rootfs().join(d);
+        std::fs::create_dir(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o710)).unwrap();
+    }
+    b.config["mounts"].as_array_mut().unwrap().extend([
+        json!({"type": "tmpfs", "source": "tmpfs", "destination": "/inherit", "options": ["rw", "nodev", "nosuid"]}),
+        json!({"type": "tmpfs", "source": "tmpfs", "destination": "/explicit", "options": ["rw", "mode=1500"]}),
+        json!({"type": "tmpfs", "source": "tmpfs", "destination": "/a/b/c", "options": ["rw"]}),
+    ]);
+    let out = b.output_of("c1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..3], ["710", "1500", "1777"], "{out}");
+    assert!(lines[3].contains("mode=710"), "{out}");
+    assert!(lines[4].contains("mode=1500"), "{out}");
+    let mode = |p: &str| {
+        std::fs::metadata(b.rootfs().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        mode("explicit"),
+        0o710,
+        "the directory below is not chmod-ed"
+    );
+    assert_eq!((mode("a"), mode("a/b")), (0o755, 0o755));
 }

@@ -142,11 +142,17 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
 
 /// `linux.mountLabel` needs SELinux, like the process labels.
 /// The kernel raises an ambient capability only if it is permitted and
-/// inheritable too; one that is not is skipped, with a warning (as runc).
+/// inheritable too; one that is not is skipped, with a warning. Only for a
+/// user other than root: root's capabilities after `execve` come from the
+/// bounding set, ambient ones change nothing (and runc's default config
+/// lists ambient capabilities without inheritable ones).
 fn warn_about_unraisable_ambient_caps(process: &oci_spec::runtime::Process) {
     let Some(caps) = process.capabilities() else {
         return;
     };
+    if process.user().uid() == 0 {
+        return;
+    }
     let has = |set: &Option<oci_spec::runtime::Capabilities>, c| {
         set.as_ref().is_some_and(|s| s.contains(c))
     };

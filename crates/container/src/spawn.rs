@@ -72,6 +72,7 @@ pub fn spawn(
     let prepared_mounts = init::idmap::prepare(
         spec,
         opts.bundle,
+        opts.rootfs,
         &crate::userns::with_mappings,
         // Cloning a tree needs privilege over the runtime's own mounts: a
         // rootless runtime leaves its binds to the init.

@@ -93,6 +93,7 @@ fn mappings_of<'a>(
 pub fn prepare<E: From<InitError>>(
     spec: &Spec,
     bundle: &Path,
+    rootfs: &Path,
     userns: &dyn Fn(&Mappings<'_>) -> Result<OwnedFd, E>,
     privileged: bool,
 ) -> Result<Vec<Prepared>, E> {
@@ -112,12 +113,26 @@ pub fn prepare<E: From<InitError>>(
                 let ns = userns(&maps)?;
                 build(index, m, bundle, Some(ns.as_fd()))?
             }
-            None if privileged && in_userns && is_plain_bind(m) => build(index, m, bundle, None)?,
+            // A source inside the rootfs names what earlier mounts built
+            // there, which only the init's mount namespace has.
+            None if privileged
+                && in_userns
+                && is_plain_bind(m)
+                && !in_rootfs(m, bundle, rootfs) =>
+            {
+                build(index, m, bundle, None)?
+            }
             None => continue,
         };
         out.push(Prepared { index, tree });
     }
     Ok(out)
+}
+
+/// Whether a bind's source is inside the rootfs.
+fn in_rootfs(m: &Mount, bundle: &Path, rootfs: &Path) -> bool {
+    let raw = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
+    bind_source(bundle, raw).starts_with(rootfs)
 }
 
 /// A bind mount (not a remount of what is there).

@@ -210,20 +210,36 @@ impl Root {
     }
 
     /// Create an empty file at `path` unless something is there already;
-    /// an `O_PATH` descriptor of what is there.
+    /// an `O_PATH` descriptor of what is there. A dangling symlink on the
+    /// way or at the end is followed inside the root and its target made
+    /// (as runc makes a bind mount's destination through one).
     pub fn ensure_file(&self, path: &Path, mode: Mode) -> Result<OwnedFd, Errno> {
-        match self.resolve(path) {
-            Err(Errno::NOENT) => {}
-            other => return other,
+        let mut path = path.to_path_buf();
+        for _ in 0..MAX_SYMLINKS {
+            match self.resolve(&path) {
+                Err(Errno::NOENT) => {}
+                other => return other,
+            }
+            let (parent, name) = self.parent_of(&path)?;
+            let flags =
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match rustix::fs::openat(&parent, name, flags, mode) {
+                Ok(_) => return open_in(parent.as_fd(), Path::new(name), OFlags::PATH, BELOW),
+                // Something is there that does not resolve: a dangling
+                // symlink. Make what it names instead.
+                Err(Errno::EXIST) => {
+                    let target = rustix::fs::readlinkat(&parent, name, Vec::new())?;
+                    let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
+                    path = if target.is_absolute() {
+                        target
+                    } else {
+                        path.parent().unwrap_or(Path::new("/")).join(target)
+                    };
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let (parent, name) = self.parent_of(path)?;
-        let flags =
-            OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&parent, name, flags, mode) {
-            Ok(_) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-        open_in(parent.as_fd(), Path::new(name), OFlags::PATH, BELOW)
+        Err(Errno::LOOP)
     }
 
     /// Create the symlink `link` → `target` (the target is not resolved).

@@ -60,6 +60,15 @@ pub(crate) struct Rootfs {
 }
 
 impl Rootfs {
+    /// A destination as the rootfs sees it: one given with the rootfs's
+    /// host path in front (runc accepts those) has it taken off.
+    fn inside(&self, destination: &Path) -> PathBuf {
+        match destination.strip_prefix(&self.host_path) {
+            Ok(rest) if destination.is_absolute() => Path::new("/").join(rest),
+            _ => destination.to_path_buf(),
+        }
+    }
+
     fn in_root_error(&self, field: &str, op: &str, path: &Path, e: rustix::io::Errno) -> InitError {
         InitError::InRoot {
             field: field.to_string(),

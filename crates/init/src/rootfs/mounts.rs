@@ -61,11 +61,12 @@ fn attach_prepared(
 ) -> Result<(), InitError> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
+    let destination = rootfs.inside(m.destination());
     let entry = Entry {
         field: format!("mounts[{index}]"),
         kind: "bind",
         source,
-        destination: m.destination(),
+        destination: &destination,
     };
     let target = bind_target(rootfs, &entry, tree)?;
     attach(&entry, tree, &target, &opts)
@@ -85,11 +86,12 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<Option<Readonly
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
     let kind = m.typ().as_deref().unwrap_or("");
     let source = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or("");
+    let destination = rootfs.inside(m.destination());
     let entry = Entry {
         field: format!("mounts[{index}]"),
         kind,
         source,
-        destination: m.destination(),
+        destination: &destination,
     };
     if opts.remount {
         return remount(rootfs, &entry, &opts).map(|()| None);
@@ -118,6 +120,17 @@ fn mount_one(rootfs: &Rootfs, index: usize, m: &Mount) -> Result<Option<Readonly
     }
     if kind == "proc" || kind == "sysfs" {
         ordinary_directory(rootfs, &entry)?;
+    }
+    if kind == "tmpfs" && !opts.data.iter().any(|(k, _)| k == "mode") {
+        // As runc: a tmpfs on a directory the image has takes its mode
+        // (the kernel's default, 1777, is for one crust makes).
+        if let Some(dir) = rootfs.resolve_if_exists(&entry.field, entry.destination)? {
+            let st = rustix::fs::fstat(&dir).map_err(|e| entry.error("stat", e))?;
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                opts.data
+                    .push(("mode".into(), Some(format!("{:o}", st.st_mode & 0o7777))));
+            }
+        }
     }
     let mnt = match new_filesystem(&entry, kind, &opts) {
         // In a user namespace that does not own the network namespace
