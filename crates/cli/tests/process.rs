@@ -726,3 +726,22 @@ fn ambient_capabilities_that_cannot_be_raised_are_warned_about() {
         "{err}"
     );
 }
+
+/// runc's env tests: every variable once, with its last value; an empty
+/// HOME (even after a non-empty one) is the user's home from /etc/passwd;
+/// a value with a newline is passed as it is.
+#[test]
+fn the_environment_as_runc_builds_it() {
+    let mut b = Bundle::new("");
+    b.config["process"]["args"] = json!(["env"]);
+    b.config["process"]["env"] = json!([
+        "PATH=/bin",
+        "ONE=two",
+        "ONE=three",
+        "HOME=/override",
+        "HOME=",
+        "NL=a\nb"
+    ]);
+    let out = b.output_of("c1");
+    assert_eq!(out, "PATH=/bin\nONE=three\nNL=a\nb\nHOME=/root\n");
+}

@@ -249,8 +249,10 @@ pub(crate) fn executable(process: &Process) -> Result<Executable, InitError> {
         field: "process.args".into(),
         detail: "must not be empty".into(),
     })?;
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env = dedup_env(process.env().as_deref().unwrap_or_default());
     let path = lookup(name, &env)?;
+    // An empty HOME is no HOME: it comes from /etc/passwd (as in runc).
+    env.retain(|e| e != "HOME=");
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
@@ -271,6 +273,23 @@ pub(crate) fn executable(process: &Process) -> Result<Executable, InitError> {
             .map(|e| cstring(e.as_bytes(), "process.env"))
             .collect::<Result<_, _>>()?,
     })
+}
+
+/// Each variable once, with its last value, where it first appeared (runc
+/// passes the environment so; a program would otherwise see the first).
+fn dedup_env(env: &[String]) -> Vec<String> {
+    let key = |e: &str| {
+        e.split_once('=')
+            .map_or(e.to_string(), |(k, _)| k.to_string())
+    };
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        match out.iter_mut().find(|o| key(o) == key(e)) {
+            Some(slot) => *slot = e.clone(),
+            None => out.push(e.clone()),
+        }
+    }
+    out
 }
 
 fn lookup(name: &str, env: &[String]) -> Result<PathBuf, InitError> {
@@ -363,6 +382,15 @@ mod tests {
                 .collect();
         let bits = cap_set(Some(&set)).unwrap();
         assert_eq!(bits.bits(), (1 << 10) | (1 << 21));
+    }
+
+    #[test]
+    fn the_environment_has_each_variable_once_with_its_last_value() {
+        let env: Vec<String> = ["ONE=two", "PATH=/bin", "ONE=", "X=a=b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(dedup_env(&env), ["ONE=", "PATH=/bin", "X=a=b"]);
     }
 
     #[test]
