@@ -745,3 +745,23 @@ fn the_environment_as_runc_builds_it() {
     let out = b.output_of("c1");
     assert_eq!(out, "PATH=/bin\nONE=three\nNL=a\nb\nHOME=/root\n");
 }
+
+/// runc's "[execve error]": a script whose interpreter is missing fails
+/// with execve's ENOENT, one error line naming the script, and at create
+/// (crust checks the `#!` line before the process is released).
+#[test]
+fn a_script_with_a_missing_interpreter_fails_at_create() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::with_own_rootfs("true");
+    let script = b.rootfs().join("run.sh");
+    std::fs::write(&script, "#!/mmnnttbb foo bar\nsh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    b.config["process"]["args"] = json!(["/run.sh"]);
+    b.assert_fails_cleanly(
+        &["create", "c1"],
+        &["exec", "/run.sh", "No such file or directory"],
+    );
+    // With its interpreter there, it runs.
+    std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
+    assert_eq!(b.output_of("c2"), "ran\n");
+}

@@ -322,6 +322,13 @@ fn lookup(name: &str, env: &[String]) -> Result<PathBuf, InitError> {
 /// ids and capabilities (`CAP_DAC_OVERRIDE` lets a user other than root
 /// execute a file with any execute bit), as `execve` will judge it.
 fn check_executable(path: &Path) -> Result<(), rustix::io::Errno> {
+    check_executable_at_depth(path, 0)
+}
+
+/// The kernel follows at most this many `#!` interpreters.
+const MAX_INTERPRETERS: u32 = 4;
+
+fn check_executable_at_depth(path: &Path, depth: u32) -> Result<(), rustix::io::Errno> {
     let st = rustix::fs::stat(path)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         return Err(rustix::io::Errno::ACCESS);
@@ -331,7 +338,28 @@ fn check_executable(path: &Path) -> Result<(), rustix::io::Errno> {
         path,
         Access::EXEC_OK,
         rustix::fs::AtFlags::EACCESS,
-    )
+    )?;
+    // A script whose interpreter is missing fails in execve with ENOENT;
+    // said here, before `Ready`, it is an error of `create` with its
+    // cause, not the exec trampoline's bare message after `start`.
+    match interpreter(path) {
+        Some(_) if depth >= MAX_INTERPRETERS => Err(rustix::io::Errno::LOOP),
+        Some(interp) => check_executable_at_depth(&interp, depth + 1),
+        None => Ok(()),
+    }
+}
+
+/// The interpreter a `#!` line names, if the file starts with one.
+fn interpreter(path: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|b| *b == b'\n').unwrap_or(line.len())];
+    let name = line
+        .split(|b| *b == b' ' || *b == b'\t')
+        .find(|w| !w.is_empty())?;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(name)))
 }
 
 /// The home directory of `uid` in the container's `/etc/passwd`, or `/`.
