@@ -389,3 +389,43 @@ fn a_pod_sandbox_and_an_app_container_joining_it() {
     ok(&sandbox.crust(&["delete", "--force", "pause"]));
     assert!(!alive(pause));
 }
+
+/// The texts engines match in a runtime's errors (containerd's shim:
+/// "container not running", "does not exist", ESRCH's "no such process";
+/// CRI-O and podman: "does not exist", "already exists"), each said by
+/// crust where runc says it.
+#[test]
+fn the_error_texts_engines_match() {
+    let b = Bundle::new("exec sleep 1000");
+    let missing = |args: &[&str]| {
+        let out = b.crust(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("does not exist"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    };
+    missing(&["state", "nope"]);
+    missing(&["kill", "nope", "KILL"]);
+    missing(&["delete", "nope"]);
+    missing(&["exec", "nope", "true"]);
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let again = b.crust(&["create", "c1"]);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    ok(&b.crust(&["kill", "c1", "KILL"]));
+    wait_until("the exit", || b.state("c1")["status"] == "stopped");
+    for args in [vec!["kill", "c1", "TERM"], vec!["exec", "c1", "true"]] {
+        let out = b.crust(&args);
+        assert!(
+            stderr(&out).contains("container not running"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    ok(&b.crust(&["delete", "c1"]));
+}
