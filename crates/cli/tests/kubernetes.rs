@@ -77,6 +77,26 @@ fn with_sys_admin(b: &mut Bundle) {
     }
 }
 
+/// A container with a host volume (a shared mount) at /vol, bound with
+/// `rbind,PROPAGATION` under `rootfsPropagation: PROPAGATION`: it mounts
+/// a tmpfs at /vol/from-container, waits (10 s at most) until it sees the
+/// host's mount at /vol/from-host, then runs `then`.
+fn propagation_bundle(propagation: &str, then: &str) -> (SharedDir, Bundle) {
+    let vol = SharedDir::new();
+    std::fs::create_dir(vol.path.join("from-container")).unwrap();
+    std::fs::create_dir(vol.path.join("from-host")).unwrap();
+    let mut b = Bundle::new(&format!(
+        "mount -t tmpfs none /vol/from-container && echo mounted; \
+         i=0; while ! grep -q ' /vol/from-host ' /proc/self/mountinfo; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; done; {then}"
+    ));
+    with_sys_admin(&mut b);
+    b.config["linux"]["rootfsPropagation"] = json!(propagation);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/vol", "type": "bind", "source": vol.path, "options": ["rbind", propagation]}),
+    );
+    (vol, b)
+}
+
 /// Kubernetes' `Bidirectional` propagation (every CSI node plugin needs
 /// it): a volume bound `rbind,rshared` with `rootfsPropagation: rshared`.
 /// A mount the container makes under it appears on the host, and one the
@@ -84,18 +104,7 @@ fn with_sys_admin(b: &mut Bundle) {
 /// rootfs, proc, dev) never reach the host.
 #[test]
 fn bidirectional_propagation_reaches_the_host_and_back() {
-    let vol = SharedDir::new();
-    std::fs::create_dir(vol.path.join("from-container")).unwrap();
-    std::fs::create_dir(vol.path.join("from-host")).unwrap();
-    let mut b = Bundle::new(
-        "mount -t tmpfs none /vol/from-container && echo mounted; \
-         i=0; while ! grep -q ' /vol/from-host ' /proc/self/mountinfo; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; done; touch /dev/shm/saw-host; exec sleep 1000",
-    );
-    with_sys_admin(&mut b);
-    b.config["linux"]["rootfsPropagation"] = json!("rshared");
-    b.config["mounts"].as_array_mut().unwrap().push(
-        json!({"destination": "/vol", "type": "bind", "source": vol.path, "options": ["rbind", "rshared"]}),
-    );
+    let (vol, b) = propagation_bundle("rshared", "touch /dev/shm/saw-host; exec sleep 1000");
     let rootfs = std::fs::canonicalize(b.rootfs()).unwrap();
     ok(&b.crust(&["run", "-d", "c1"]));
     wait_until("the container's mount on the host", || {
@@ -132,18 +141,7 @@ fn bidirectional_propagation_reaches_the_host_and_back() {
 /// inside.
 #[test]
 fn host_to_container_propagation_is_one_way() {
-    let vol = SharedDir::new();
-    std::fs::create_dir(vol.path.join("from-container")).unwrap();
-    std::fs::create_dir(vol.path.join("from-host")).unwrap();
-    let mut b = Bundle::new(
-        "mount -t tmpfs none /vol/from-container && echo mounted; \
-         i=0; while ! grep -q ' /vol/from-host ' /proc/self/mountinfo; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; done; echo saw-host",
-    );
-    with_sys_admin(&mut b);
-    b.config["linux"]["rootfsPropagation"] = json!("rslave");
-    b.config["mounts"].as_array_mut().unwrap().push(
-        json!({"destination": "/vol", "type": "bind", "source": vol.path, "options": ["rbind", "rslave"]}),
-    );
+    let (vol, b) = propagation_bundle("rslave", "echo saw-host");
     b.write();
     let runner = b
         .command(&["run", "c1"])

@@ -469,14 +469,7 @@ fn delete_force_while_a_foreground_run_waits() {
         out.status.success()
             && serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"] == "running"
     });
-    let delete = b.command(&["delete", "--force", "c1"]);
-    let deleted = common::output_via_files(
-        std::process::Command::new("timeout")
-            .arg("20")
-            .arg(delete.get_program())
-            .args(delete.get_args())
-            .current_dir(b.dir.path()),
-    );
+    let deleted = b.crust_within(20, &["delete", "--force", "c1"]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
     let status = runner.wait().unwrap();
     assert_eq!(status.code(), Some(137), "the runner reports the SIGKILL");

@@ -355,14 +355,7 @@ fn preserve_fds_passes_only_the_callers_descriptors() {
         .filter(|(_, target)| target != Path::new("/dev/null"))
         .collect();
     assert!(in_range.is_empty(), "the waiting init holds {in_range:?}");
-    let start = b.command(&["start", "c1"]);
-    let started = common::output_via_files(
-        std::process::Command::new("timeout")
-            .arg("10")
-            .arg(start.get_program())
-            .args(start.get_args())
-            .current_dir(b.dir.path()),
-    );
+    let started = b.crust_within(10, &["start", "c1"]);
     assert!(started.status.success(), "start: {}", stderr(&started));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(open_fds(pid), [0, 1, 2, 5]);

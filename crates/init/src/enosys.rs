@@ -143,6 +143,16 @@ pub(crate) fn prologue(archs: &[ScmpArch], names: &[&str]) -> Vec<u8> {
             jf: 0,
             k: NR,
         });
+        // jgt HIGH: ENOSYS above it, the program otherwise.
+        let above = |out: &mut Vec<Insn>, high: u32| {
+            let at = out.len();
+            out.push(Insn {
+                code: JGT_K,
+                jt: jump(at, enosys),
+                jf: jump(at, enosys + 1),
+                k: high,
+            });
+        };
         if let Some(x32_high) = x32 {
             out.push(Insn {
                 code: JSET_K,
@@ -150,28 +160,10 @@ pub(crate) fn prologue(archs: &[ScmpArch], names: &[&str]) -> Vec<u8> {
                 jf: 0,
                 k: X32_BIT,
             });
-            let at = out.len();
-            out.push(Insn {
-                code: JGT_K,
-                jt: jump(at, enosys),
-                jf: jump(at, enosys + 1),
-                k: high,
-            });
-            let at = out.len();
-            out.push(Insn {
-                code: JGT_K,
-                jt: jump(at, enosys),
-                jf: jump(at, enosys + 1),
-                k: x32_high,
-            });
+            above(&mut out, high);
+            above(&mut out, x32_high);
         } else {
-            let at = out.len();
-            out.push(Insn {
-                code: JGT_K,
-                jt: jump(at, enosys),
-                jf: jump(at, enosys + 1),
-                k: high,
-            });
+            above(&mut out, high);
         }
     }
     out.push(Insn {

@@ -167,6 +167,20 @@ impl Bundle {
         output_via_files(&mut self.command(args))
     }
 
+    /// `crust ARGS…` bounded by `secs` seconds (`timeout`): for calls a
+    /// broken runtime would hang in.
+    pub fn crust_within(&self, secs: u32, args: &[&str]) -> Output {
+        self.write();
+        let inner = self.command(args);
+        output_via_files(
+            Command::new("timeout")
+                .arg(secs.to_string())
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .current_dir(self.dir.path()),
+        )
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(CRUST);
         c.arg("--root")
