@@ -144,14 +144,10 @@ fn a_failing_poststart_hook_fails_start_and_stops_the_container() {
     let pid = b.state("c1")["pid"].as_i64().unwrap();
     let out = b.crust(&["start", "c1"]);
     assert!(!out.status.success());
-    let err = stderr(&out);
     assert!(
-        err.trim()
-            .lines()
-            .last()
-            .unwrap()
-            .contains("hooks.poststart[0]"),
-        "{err}"
+        common::last_error_line(&out).contains("hooks.poststart[0]"),
+        "{}",
+        stderr(&out)
     );
     let end = Instant::now() + Duration::from_secs(10);
     while common::alive(pid) && Instant::now() < end {

@@ -49,6 +49,16 @@ impl SharedDir {
         SharedDir { _dir: dir, path }
     }
 
+    /// The host mounts a tmpfs at `sub` below it.
+    fn mount_from_host(&self, sub: &str) {
+        assert!(Command::new("mount")
+            .args(["-t", "tmpfs", "none"])
+            .arg(self.path.join(sub))
+            .status()
+            .unwrap()
+            .success());
+    }
+
     /// Whether the host sees a mount at `sub` below it.
     fn host_sees(&self, sub: &str) -> bool {
         let want = self.path.join(sub);
@@ -110,12 +120,7 @@ fn bidirectional_propagation_reaches_the_host_and_back() {
     wait_until("the container's mount on the host", || {
         vol.host_sees("from-container")
     });
-    assert!(Command::new("mount")
-        .args(["-t", "tmpfs", "none"])
-        .arg(vol.path.join("from-host"))
-        .status()
-        .unwrap()
-        .success());
+    vol.mount_from_host("from-host");
     let pid = b.state("c1")["pid"].as_i64().unwrap();
     let saw = PathBuf::from(format!("/proc/{pid}/root/dev/shm/saw-host"));
     wait_until("the host's mount in the container", || saw.exists());
@@ -155,12 +160,7 @@ fn host_to_container_propagation_is_one_way() {
             .is_ok_and(|o| o.status.success())
     });
     std::thread::sleep(Duration::from_millis(200));
-    assert!(Command::new("mount")
-        .args(["-t", "tmpfs", "none"])
-        .arg(vol.path.join("from-host"))
-        .status()
-        .unwrap()
-        .success());
+    vol.mount_from_host("from-host");
     let out = runner.wait_with_output().unwrap();
     assert_eq!(stdout(&out), "mounted\nsaw-host\n", "{}", stderr(&out));
     assert!(!vol.host_sees("from-container"));

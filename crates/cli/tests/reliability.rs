@@ -308,14 +308,10 @@ fn a_full_disk_keeps_the_previous_state() {
     let _ = std::fs::write(&filler, vec![0u8; 128 * 1024]);
     let out = b.crust(&["update", "--pids-limit", "20", "c1"]);
     assert!(!out.status.success());
-    let err = stderr(&out);
     assert!(
-        err.trim()
-            .lines()
-            .last()
-            .unwrap()
-            .contains("No space left on device"),
-        "{err}"
+        common::last_error_line(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
     );
     assert_eq!(std::fs::read(b.root.join("c1/state.json")).unwrap(), before);
     std::fs::remove_file(&filler).unwrap();

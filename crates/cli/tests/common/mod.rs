@@ -323,6 +323,17 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+/// The last line of stderr: where crust's one error line, root cause
+/// last, is (what containerd keeps).
+pub fn last_error_line(o: &Output) -> String {
+    stderr(o)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Whether a process is alive (and not a zombie).
 pub fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
