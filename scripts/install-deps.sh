@@ -4,10 +4,11 @@
 # runtimes we compare against, libseccomp (linked by crust), podman's
 # default seccomp profile (a test loads it), the tools the tests call, and
 # QEMU with cpio for the pure cgroup v2 lane (scripts/cgroup2-vm.sh), and
-# podman, containerd and bats for the engine suite (tests/engines).
+# podman, containerd and bats for the engine suite (tests/engines), and a
+# static C toolchain (gcc, libc6-dev) for the seccomp test program.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common qemu-system-x86 cpio python3 podman containerd bats)
+packages=(busybox-static runc crun hyperfine util-linux uidmap iproute2 time libseccomp-dev pkg-config golang-github-containers-common qemu-system-x86 cpio python3 podman containerd bats gcc libc6-dev procps)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
