@@ -399,3 +399,29 @@ fn a_start_container_hook_runs_under_the_filter() {
     assert!(stderr(&out).contains("startContainer"), "{}", stderr(&out));
     assert!(!b.rootfs().join("tmp/hooked").exists());
 }
+
+/// Without noNewPrivileges the process keeps CAP_SYS_ADMIN only until the
+/// filter is in; after it crust makes one `capset` and nothing else: a
+/// profile refusing prctl (and so every ambient or no_new_privs change)
+/// still starts the container, with exactly the configured capabilities.
+#[test]
+fn only_one_capset_follows_a_filter_loaded_without_no_new_privileges() {
+    let mut b = with_filter(
+        "grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status",
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["prctl"], "action": "SCMP_ACT_ERRNO"}]}),
+    );
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+    b.config["process"]["capabilities"]["ambient"] = json!(["CAP_KILL"]);
+    let out = b.output_of("c1");
+    let want = format!("{:016x}", (1u64 << 29) | (1 << 5) | (1 << 10));
+    assert_eq!(
+        out,
+        format!(
+            "CapPrm:\t{want}\nCapEff:\t{want}\nCapAmb:\t{:016x}\n",
+            1u64 << 5
+        ),
+        "no CAP_SYS_ADMIN left, the ambient KILL raised before the filter"
+    );
+}

@@ -248,7 +248,7 @@ impl Launch {
             seccomp::load(&filter)?;
         }
         if let Some(caps) = self.caps.take() {
-            process::apply_caps(&caps)?;
+            process::set_sets(&caps)?;
         }
         Ok(())
     }

@@ -190,7 +190,7 @@ pub(crate) fn set_user(process: &Process) -> Result<(), InitError> {
 /// capabilities. Like runc, an ambient capability the kernel refuses to
 /// raise (one not also permitted and inheritable) is skipped.
 pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
-    rustix::thread::set_capabilities(None, caps.sets).map_err(|e| cap_error("capset", e))?;
+    set_sets(caps)?;
     rustix::thread::clear_ambient_capability_set()
         .map_err(|e| cap_error("clear the ambient set", e))?;
     for n in 0..=caps::last_cap() {
@@ -200,6 +200,15 @@ pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
         }
     }
     Ok(())
+}
+
+/// Set the effective, permitted and inheritable sets alone: one `capset`,
+/// the only call crust makes under a filter loaded without
+/// no_new_privs (ambient capabilities stay those raised before, which the
+/// new sets still allow: they differ from the earlier ones only by
+/// CAP_SYS_ADMIN).
+pub(crate) fn set_sets(caps: &CapSets) -> Result<(), InitError> {
+    rustix::thread::set_capabilities(None, caps.sets).map_err(|e| cap_error("capset", e))
 }
 
 /// Change to `process.cwd` before the uid change, as runc does: the
