@@ -11,20 +11,10 @@ use std::time::{Duration, Instant};
 use common::{alive, stderr, stdout, Bundle};
 use serde_json::{json, Value};
 
-/// The container's cgroup, from crust's own state file.
-fn nodes(b: &Bundle, id: &str) -> Vec<Value> {
-    let text = std::fs::read(b.root.join(id).join("state.json")).unwrap();
-    let state: Value = serde_json::from_slice(&text).unwrap();
-    state["cgroup"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// The directory holding `controller` (`""`: the v2 directory) and
 /// whether it is v2.
 fn dir_of(b: &Bundle, id: &str, controller: &str) -> Option<(PathBuf, bool)> {
-    let nodes = nodes(b, id);
+    let nodes = b.cgroup_nodes(id);
     let v1 = nodes.iter().find(|n| {
         n["version"] == "V1"
             && n["controllers"]
@@ -63,7 +53,7 @@ fn read(b: &Bundle, id: &str, controller: &str, v1: &str, v2: &str) -> String {
 /// The lines of a `/proc/PID/cgroup` text for the hierarchies the
 /// container has a directory in: (path in the line, that directory).
 fn in_managed_hierarchies(b: &Bundle, id: &str, text: &str) -> Vec<(String, PathBuf)> {
-    let nodes = nodes(b, id);
+    let nodes = b.cgroup_nodes(id);
     text.lines()
         .filter_map(|line| {
             let mut f = line.splitn(3, ':');
@@ -98,20 +88,12 @@ fn ok(out: &std::process::Output) {
     assert!(out.status.success(), "{}", stderr(out));
 }
 
-/// Every directory of the container's cgroup, for checking they go.
-fn all_dirs(b: &Bundle, id: &str) -> Vec<PathBuf> {
-    nodes(b, id)
-        .iter()
-        .map(|n| PathBuf::from(n["dir"].as_str().unwrap()))
-        .collect()
-}
-
 #[test]
 fn the_container_runs_in_its_cgroup_and_delete_removes_it() {
     let b = Bundle::new("exec sleep 1000");
     ok(&b.crust(&["run", "-d", "c1"]));
     let pid = b.state("c1")["pid"].as_i64().unwrap();
-    let dirs = all_dirs(&b, "c1");
+    let dirs = b.cgroup_dirs("c1");
     assert!(!dirs.is_empty());
     for d in &dirs {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
@@ -141,7 +123,7 @@ fn absolute_and_relative_cgroup_paths() {
     let name = format!("crust-abs-{}", std::process::id());
     b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/../{name}/c"));
     ok(&b.crust(&["run", "-d", "c1"]));
-    for d in all_dirs(&b, "c1") {
+    for d in b.cgroup_dirs("c1") {
         assert!(d.ends_with(format!("{name}/c")), "{d:?}");
         // Absolute: right under the hierarchy's root (/sys/fs/cgroup on v2,
         // /sys/fs/cgroup/<hierarchy> on v1), whatever crust's own cgroup.
@@ -161,7 +143,7 @@ fn absolute_and_relative_cgroup_paths() {
     let id = format!("default-path-{}", std::process::id());
     ok(&b.crust(&["run", "-d", &id]));
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    for d in all_dirs(&b, &id) {
+    for d in b.cgroup_dirs(&id) {
         assert!(d.ends_with(&id), "{d:?}");
         let hierarchy_own = own
             .lines()
@@ -312,16 +294,8 @@ fn a_denied_device_cannot_be_opened() {
     // without privileges when the cgroup allows it.
     let script = "mknod /dev/kmsg1 c 1 11 && (: > /dev/kmsg1); echo open=$?; \
                   head -c1 /dev/zero | wc -c";
-    let with_mknod = |b: &mut Bundle| {
-        for set in ["bounding", "effective", "permitted"] {
-            b.config["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_MKNOD"));
-        }
-    };
     let mut b = Bundle::new(script);
-    with_mknod(&mut b);
+    b.add_capability("CAP_MKNOD");
     let out = b.run("c1");
     let text = stdout(&out);
     // mknod is allowed (c *:* m), opening the node is not.
@@ -337,7 +311,7 @@ fn a_denied_device_cannot_be_opened() {
     );
     // A later rule allowing writes to 1:11 wins over the deny-all.
     let mut b = Bundle::new(script);
-    with_mknod(&mut b);
+    b.add_capability("CAP_MKNOD");
     b.config["linux"]["resources"]["devices"]
         .as_array_mut()
         .unwrap()
@@ -565,7 +539,7 @@ fn kill_all_after_the_init_exited_kills_what_is_left() {
     let ps = b.crust(&["ps", "--format", "json", "c1"]);
     ok(&ps);
     assert_eq!(stdout(&ps).trim(), "[]");
-    let dirs = all_dirs(&b, "c1");
+    let dirs = b.cgroup_dirs("c1");
     ok(&b.crust(&["delete", "c1"]));
     assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?} left");
 
@@ -585,7 +559,7 @@ fn exec_joins_the_container_cgroup_or_a_sub_cgroup() {
     let of_init = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     let out = b.crust(&["exec", "c1", "cat", "/proc/self/cgroup"]);
     assert_eq!(stdout(&out), of_init);
-    for d in all_dirs(&b, "c1") {
+    for d in b.cgroup_dirs("c1") {
         let sub = d.join("sub");
         std::fs::create_dir(&sub).unwrap();
         // A v1 cpuset takes no process until it has CPUs and memory nodes
@@ -601,14 +575,14 @@ fn exec_joins_the_container_cgroup_or_a_sub_cgroup() {
     let out = b.crust(&["exec", "--cgroup", "sub", "c1", "cat", "/proc/self/cgroup"]);
     ok(&out);
     let seen = in_managed_hierarchies(&b, "c1", &stdout(&out));
-    assert_eq!(seen.len(), all_dirs(&b, "c1").len());
+    assert_eq!(seen.len(), b.cgroup_dirs("c1").len());
     for (path, _) in seen {
         assert!(path.ends_with("/sub"), "{path}");
     }
     let out = b.crust(&["exec", "--cgroup", "missing", "c1", "true"]);
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
     // delete removes sub-cgroups too.
-    let dirs = all_dirs(&b, "c1");
+    let dirs = b.cgroup_dirs("c1");
     ok(&b.crust(&["delete", "--force", "c1"]));
     assert!(dirs.iter().all(|d| !d.exists()));
 }
@@ -908,7 +882,7 @@ fn a_cgroup_that_was_there_before_is_left_after_delete() {
     };
     std::fs::create_dir(&pre).unwrap();
     ok(&b.crust(&["run", "-d", "c1"]));
-    let dirs = all_dirs(&b, "c1");
+    let dirs = b.cgroup_dirs("c1");
     assert!(dirs.contains(&pre), "{dirs:?}");
     let init = b.state("c1")["pid"].as_i64().unwrap();
     // A sub-cgroup, as the container's own processes may make.

@@ -134,20 +134,7 @@ fn exec_cap_never_grants_inheritable_capabilities() {
 fn detached_exec_with_a_pid_file() {
     let b = Bundle::new("exec sleep 1000");
     running(&b);
-    let pid_file = b.dir.path().join("exec.pid");
-    let out = exec(
-        &b,
-        &[
-            "-d",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            "c1",
-            "sleep",
-            "1000",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let pid = b.exec_detached(&[], "c1", &["sleep", "1000"]);
     assert!(common::alive(pid));
     // `exec -d` returns once the process runs through the exec trampoline;
     // the program itself follows a moment later.

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{alive, stderr, stdout, Bundle};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn ok(out: &std::process::Output) {
     assert!(out.status.success(), "{}", stderr(out));
@@ -79,12 +79,7 @@ impl Drop for SharedDir {
 /// the strict lane's).
 fn with_sys_admin(b: &mut Bundle) {
     b.as_configured = true;
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SYS_ADMIN"));
-    }
+    b.add_capability("CAP_SYS_ADMIN");
 }
 
 /// A container with a host volume (a shared mount) at /vol, bound with
@@ -166,18 +161,6 @@ fn host_to_container_propagation_is_one_way() {
     assert!(!vol.host_sees("from-container"));
 }
 
-/// The container's cgroup directories, from its state file.
-fn cgroup_dirs(b: &Bundle, id: &str) -> Vec<PathBuf> {
-    let text = std::fs::read(b.root.join(id).join("state.json")).unwrap();
-    let state: Value = serde_json::from_slice(&text).unwrap();
-    state["cgroup"]["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| PathBuf::from(n["dir"].as_str().unwrap()))
-        .collect()
-}
-
 /// After every exit the shim calls `state`, then `kill --all ID 9`, then
 /// `delete` (`--force` on its cleanup path): all succeed and leave no state
 /// and no cgroup, whether the init exited by itself, was OOM-killed, or was
@@ -214,7 +197,7 @@ fn the_shims_calls_after_an_exit_succeed_and_leave_nothing() {
                     unsafe_free_kill(pid);
                 }
                 wait_until("the exit", || b.state(&id)["status"] == "stopped");
-                let dirs = cgroup_dirs(&b, &id);
+                let dirs = b.cgroup_dirs(&id);
                 let what = format!("{case}, shared pid {shared_pid}, force {force}");
                 let kill = b.crust(&["kill", "--all", &id, "9"]);
                 assert!(

@@ -515,25 +515,12 @@ fn pidfd_socket_receives_the_processs_pidfd() {
     let sock = b.dir.path().join("pidfd-exec.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let engine = std::thread::spawn(move || common::receive_fd(&listener));
-    let pid_file = b.dir.path().join("exec.pid");
-    let out = b.crust(&[
-        "exec",
-        "-d",
-        "--pidfd-socket",
-        sock.to_str().unwrap(),
-        "--pid-file",
-        pid_file.to_str().unwrap(),
+    let pid = b.exec_detached(
+        &["--pidfd-socket", sock.to_str().unwrap()],
         "c1",
-        "sleep",
-        "1000",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+        &["sleep", "1000"],
+    );
     let (_, pidfd) = engine.join().unwrap();
-    let pid: i64 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     assert_eq!(pid_of_pidfd(&pidfd), pid);
 }
 

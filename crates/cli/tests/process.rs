@@ -58,16 +58,7 @@ fn capabilities_and_no_new_privileges() {
 
     let mut b = Bundle::new("cat /proc/self/status");
     b.config["process"]["noNewPrivileges"] = json!(false);
-    let all = ["CAP_SYS_ADMIN", "CAP_CHOWN"];
-    for set in [
-        "bounding",
-        "effective",
-        "permitted",
-        "inheritable",
-        "ambient",
-    ] {
-        b.config["process"]["capabilities"][set] = json!(all);
-    }
+    b.set_capabilities(&common::ALL_SETS, &["CAP_SYS_ADMIN", "CAP_CHOWN"]);
     let status = b.output_of("c2");
     let expected = format!("{:016x}", (1u64 << 21) | 1);
     for key in ["CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:"] {
@@ -559,9 +550,10 @@ fn socket_activation_fds_are_passed_on() {
 #[test]
 fn unknown_capabilities_are_warned_about_and_skipped() {
     let mut b = Bundle::new("grep CapBnd /proc/self/status");
-    for set in ["bounding", "effective", "permitted"] {
-        b.config["process"]["capabilities"][set] = json!(["CAP_CHOWN", "CAP_FUTURE_MAGIC"]);
-    }
+    b.set_capabilities(
+        &["bounding", "effective", "permitted"],
+        &["CAP_CHOWN", "CAP_FUTURE_MAGIC"],
+    );
     let out = b.run("c1");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -589,19 +581,9 @@ fn cap_dac_override_lets_a_user_run_a_root_only_program() {
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o700)).unwrap();
     b.config["process"]["args"] = json!(["/opt/echo", "ran"]);
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-    for set in [
-        "bounding",
-        "effective",
-        "permitted",
-        "inheritable",
-        "ambient",
-    ] {
-        b.config["process"]["capabilities"][set] = json!(["CAP_DAC_OVERRIDE"]);
-    }
+    b.set_capabilities(&common::ALL_SETS, &["CAP_DAC_OVERRIDE"]);
     assert_eq!(b.output_of("c1"), "ran\n");
-    for set in ["effective", "permitted", "inheritable", "ambient"] {
-        b.config["process"]["capabilities"][set] = json!([]);
-    }
+    b.set_capabilities(&["effective", "permitted", "inheritable", "ambient"], &[]);
     b.assert_fails_cleanly(&["run", "c2"], &["/opt/echo"]);
 }
 

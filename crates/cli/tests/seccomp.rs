@@ -168,16 +168,8 @@ fn notify_hands_the_listener_to_the_agent() {
 fn podmans_default_profile_blocks_and_allows() {
     let default_caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let script = "ls / >/dev/null && echo allowed-works; hostname changed 2>&1; hostname";
-    let grant_sys_admin = |b: &mut Bundle| {
-        for set in ["bounding", "effective", "permitted"] {
-            b.config["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SYS_ADMIN"));
-        }
-    };
     let mut b = with_filter(script, common::engine_default_profile(&default_caps));
-    grant_sys_admin(&mut b);
+    b.add_capability("CAP_SYS_ADMIN");
     let out = b.output_of("c1");
     assert!(out.contains("allowed-works"), "{out}");
     assert!(
@@ -187,7 +179,7 @@ fn podmans_default_profile_blocks_and_allows() {
 
     let mut control = Bundle::new(script);
     control.as_configured = true;
-    grant_sys_admin(&mut control);
+    control.add_capability("CAP_SYS_ADMIN");
     assert!(
         control.output_of("c2").trim_end().ends_with("changed"),
         "without the filter the call works"

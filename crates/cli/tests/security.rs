@@ -402,12 +402,7 @@ fn no_pivot_leaves_no_host_proc_or_sys_to_remount() {
         // It makes namespaces: not under the strict lane's profile.
         b.as_configured = true;
         // Mapping uid 0 in a new user namespace takes CAP_SETFCAP (5.12+).
-        for set in ["bounding", "permitted", "effective"] {
-            b.config["process"]["capabilities"][set]
-                .as_array_mut()
-                .unwrap()
-                .push(json!("CAP_SETFCAP"));
-        }
+        b.add_capability("CAP_SETFCAP");
         let out = b.crust(&args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         let text = common::stdout(&out);

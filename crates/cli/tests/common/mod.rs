@@ -11,6 +11,15 @@ use tempfile::TempDir;
 
 pub const CRUST: &str = env!("CARGO_BIN_EXE_crust");
 
+/// The five capability sets of `process.capabilities`.
+pub const ALL_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "permitted",
+    "inheritable",
+    "ambient",
+];
+
 /// Integration tests create namespaces and mounts: they need root.
 pub fn require_root() {
     assert!(
@@ -124,6 +133,54 @@ impl Bundle {
         let map = json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
         self.config["linux"]["uidMappings"] = map.clone();
         self.config["linux"]["gidMappings"] = map;
+    }
+
+    /// Grant `cap` in the bounding, effective and permitted sets.
+    pub fn add_capability(&mut self, cap: &str) {
+        for set in ["bounding", "effective", "permitted"] {
+            self.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(cap));
+        }
+    }
+
+    /// Set each capability set in `sets` to exactly `caps`.
+    pub fn set_capabilities(&mut self, sets: &[&str], caps: &[&str]) {
+        for set in sets {
+            self.config["process"]["capabilities"][set] = json!(caps);
+        }
+    }
+
+    /// The directories of container `id`'s cgroup, from crust's state file.
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        self.cgroup_nodes(id)
+            .iter()
+            .map(|n| PathBuf::from(n["dir"].as_str().unwrap()))
+            .collect()
+    }
+
+    /// The nodes of container `id`'s cgroup, as crust's state file has them.
+    pub fn cgroup_nodes(&self, id: &str) -> Vec<Value> {
+        let text = std::fs::read(self.root.join(id).join("state.json")).unwrap();
+        let state: Value = serde_json::from_slice(&text).unwrap();
+        state["cgroup"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `crust exec -d --pid-file … FLAGS… ID CMD…`; the process's pid, as
+    /// the pid file holds it (digits alone, as runc writes it).
+    pub fn exec_detached(&self, flags: &[&str], id: &str, cmd: &[&str]) -> i64 {
+        let pid_file = self.dir.path().join(format!("exec-{id}.pid"));
+        let mut args = vec!["exec", "-d", "--pid-file", pid_file.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        args.push(id);
+        args.extend_from_slice(cmd);
+        let out = self.crust(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        std::fs::read_to_string(&pid_file).unwrap().parse().unwrap()
     }
 
     pub fn rootfs(&self) -> PathBuf {
