@@ -43,19 +43,16 @@ impl Cgroup {
         }
     }
 
-    /// Frozen, by itself or through a parent (v2 says so in
-    /// `cgroup.events`; v1's `freezer.state` counts parents already).
+    /// Frozen, by itself or through a parent: `freezer_state`, or on v2
+    /// `cgroup.events` (v1's `freezer.state` counts parents already).
     pub fn is_frozen(&self) -> bool {
+        if self.freezer_state() == Some(true) {
+            return true;
+        }
         match self.freezer() {
-            None => false,
-            Some(Freezer::V1(dir)) => std::fs::read_to_string(dir.join("freezer.state"))
-                .is_ok_and(|s| s.trim() != "THAWED"),
-            Some(Freezer::V2(dir)) => {
-                std::fs::read_to_string(dir.join("cgroup.events"))
-                    .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
-                    || std::fs::read_to_string(dir.join("cgroup.freeze"))
-                        .is_ok_and(|s| s.trim() == "1")
-            }
+            Some(Freezer::V2(dir)) => std::fs::read_to_string(dir.join("cgroup.events"))
+                .is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1")),
+            _ => false,
         }
     }
 

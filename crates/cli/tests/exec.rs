@@ -358,3 +358,68 @@ fn exec_cgroup_root_is_the_containers_and_dotdot_is_refused() {
     assert!(err.contains("bad sub cgroup path"), "{err}");
     assert_eq!(err.matches("bad sub cgroup path").count(), 1, "{err}");
 }
+
+/// What `exec` shares with the init's setup, on the exec path: the
+/// environment built as runc builds it (each variable once, an empty HOME
+/// replaced by the exec user's home: runc's "exec check default home"),
+/// a script with a missing interpreter refused with ENOENT (exit 255), and
+/// CAP_DAC_OVERRIDE (in all five sets) letting a user other than root run
+/// a root-only program. (`exec --cap` alone does not: see
+/// docs/conformance.md.)
+#[test]
+fn exec_builds_the_process_as_the_init_is_built() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = Bundle::with_own_rootfs("exec sleep 1000");
+    let rootfs = b.rootfs();
+    std::fs::write(rootfs.join("run.sh"), "#!/mmnnttbb\n").unwrap();
+    std::fs::set_permissions(
+        rootfs.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(rootfs.join("opt")).unwrap();
+    std::fs::copy(rootfs.join("bin/busybox"), rootfs.join("opt/echo")).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("opt/echo"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    running(&b);
+    let out = exec(
+        &b,
+        &[
+            "-e", "ONE=a", "-e", "ONE=b", "-e", "HOME=", "--user", "1000", "c1", "env",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(text.matches("ONE=").count(), 1, "{text}");
+    assert!(
+        text.contains("ONE=b\n") && text.contains("HOME=/home/user\n"),
+        "{text}"
+    );
+
+    let out = exec(&b, &["c1", "/run.sh"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        common::last_error_line(&out).contains("/run.sh")
+            && stderr(&out).contains("No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+
+    // As runc's start_hello test grants it: in all five sets.
+    let file = b.dir.path().join("dac.json");
+    let dac = ["CAP_DAC_OVERRIDE"];
+    std::fs::write(
+        &file,
+        json!({"cwd": "/", "args": ["/opt/echo", "ran"], "user": {"uid": 1000, "gid": 1000},
+               "capabilities": {"bounding": dac, "effective": dac, "permitted": dac,
+                                "inheritable": dac, "ambient": dac}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = exec(&b, &["-p", file.to_str().unwrap(), "c1"]);
+    assert_eq!(stdout(&out), "ran\n", "{}", stderr(&out));
+    let out = exec(&b, &["--user", "1000", "c1", "/opt/echo", "ran"]);
+    assert_eq!(out.status.code(), Some(255), "{}", stdout(&out));
+}

@@ -684,8 +684,8 @@ fn num_cpus() -> usize {
 }
 
 /// An ambient capability the kernel cannot raise (not both permitted and
-/// inheritable) is skipped with a warning, as runc does; one it can is
-/// raised.
+/// inheritable) is skipped with runc's warning, for root as for any user;
+/// one it can is raised.
 #[test]
 fn ambient_capabilities_that_cannot_be_raised_are_warned_about() {
     let mut b = Bundle::new("grep CapAmb /proc/self/status");
@@ -703,9 +703,23 @@ fn ambient_capabilities_that_cannot_be_raised_are_warned_about() {
     let err = stderr(&out);
     assert!(
         err.contains("level=warning")
-            && err.contains("CAP_NET_RAW")
-            && !err.contains("CAP_KILL is"),
+            && err.contains("can't raise ambient capability CAP_NET_RAW: ")
+            && !err.contains("capability CAP_KILL:"),
         "{err}"
+    );
+
+    // runc's "[ambient caps not set in inheritable result in a warning]",
+    // as root.
+    let mut b = Bundle::new("grep CapAmb /proc/self/status");
+    let caps = &mut b.config["process"]["capabilities"];
+    caps["inheritable"] = json!(["CAP_KILL"]);
+    caps["ambient"] = json!(["CAP_KILL", "CAP_CHOWN"]);
+    let out = b.run("c2");
+    assert_eq!(stdout(&out).trim(), format!("CapAmb:\t{:016x}", 1u64 << 5));
+    assert!(
+        stderr(&out).contains("can't raise ambient capability CAP_CHOWN: "),
+        "{}",
+        stderr(&out)
     );
 }
 

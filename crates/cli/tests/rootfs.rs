@@ -527,6 +527,27 @@ fn unlisted_namespaces_including_mount_are_the_runtimes() {
     );
     assert!(std::path::Path::new("/proc/self/status").exists());
 
+    // create + start + delete, with a non-root user: the mounts are there
+    // while it runs and gone after delete.
+    b.config["process"]["args"] = json!(["sleep", "1000"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    assert!(b.crust(&["create", "c4"]).status.success());
+    assert!(b.crust(&["start", "c4"]).status.success());
+    let mounts_under_rootfs = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.split(' ')
+                    .nth(4)
+                    .is_some_and(|p| std::path::Path::new(p).starts_with(&rootfs))
+            })
+            .count()
+    };
+    assert!(mounts_under_rootfs() > 0);
+    assert!(b.crust(&["delete", "--force", "c4"]).status.success());
+    assert_eq!(mounts_under_rootfs(), 0);
+
     let mut b = Bundle::new("true");
     b.config["linux"]["namespaces"] = json!([{"type": "pid"}]);
     b.assert_fails_cleanly(&["run", "c2"], &["linux.maskedPaths", "mount namespace"]);

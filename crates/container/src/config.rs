@@ -142,24 +142,19 @@ pub fn validate_process_fields(process: &oci_spec::runtime::Process) -> Result<(
 
 /// `linux.mountLabel` needs SELinux, like the process labels.
 /// The kernel raises an ambient capability only if it is permitted and
-/// inheritable too; one that is not is skipped, with a warning. Only for a
-/// user other than root: root's capabilities after `execve` come from the
-/// bounding set, ambient ones change nothing (and runc's default config
-/// lists ambient capabilities without inheritable ones).
+/// inheritable too; one that is not is skipped, with runc's warning (for
+/// any user, root included, as runc warns).
 fn warn_about_unraisable_ambient_caps(process: &oci_spec::runtime::Process) {
     let Some(caps) = process.capabilities() else {
         return;
     };
-    if process.user().uid() == 0 {
-        return;
-    }
     let has = |set: &Option<oci_spec::runtime::Capabilities>, c| {
         set.as_ref().is_some_and(|s| s.contains(c))
     };
     for c in caps.ambient().iter().flatten() {
         if !has(caps.permitted(), c) || !has(caps.inheritable(), c) {
             log::warn!(
-                "process.capabilities.ambient: CAP_{c} is not both permitted and inheritable, so it cannot be raised: skipped"
+                "can't raise ambient capability CAP_{c}: operation not permitted (process.capabilities.ambient: it is not both permitted and inheritable)"
             );
         }
     }

@@ -21,14 +21,7 @@ pub(crate) fn state_of<'a>(state: &'a State, status: &'a str) -> HookState<'a> {
 
 /// Run every poststop hook of the container, each failure a warning.
 pub(crate) fn poststop(state: &State) {
-    let failures = init::hooks::run_each(
-        &state.config,
-        Kind::Poststop,
-        &state_of(state, "stopped"),
-        &[],
-        false,
-    );
-    for e in failures {
+    for e in init::hooks::run_each(&state.config, Kind::Poststop, &state_of(state, "stopped")) {
         log::warn!("{e}");
     }
 }

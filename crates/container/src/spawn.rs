@@ -105,8 +105,7 @@ pub fn spawn(
                 joins: plan.joins,
                 unshare: plan.unshare_in_child,
                 new_userns: plan.new_user,
-                own_mount_ns: crate::config::namespace_types(spec)
-                    .contains(&oci_spec::runtime::LinuxNamespaceType::Mount),
+                own_mount_ns: !crate::shared_mounts::applies(spec),
                 cgroupns: plan.cgroupns,
                 console_socket: opts.console_socket,
                 prepared_mounts,

@@ -86,28 +86,34 @@ pub struct HookState<'a> {
 
 /// Run every hook of `kind` in order; the first failure stops them.
 pub fn run_all(spec: &Spec, kind: Kind, state: &HookState<'_>) -> Result<(), InitError> {
-    run_each(spec, kind, state, &[], true)
+    run(spec, kind, state, true)
         .into_iter()
         .next()
         .map_or(Ok(()), Err)
 }
 
-/// Run the hooks of `kind` in order, each failure returned; `stop_early`:
-/// none after the first failure. A hook without `env` gets `default_env`
-/// (a startContainer hook inherits the process's environment, as in runc;
-/// every other kind gets none).
-pub fn run_each(
-    spec: &Spec,
-    kind: Kind,
-    state: &HookState<'_>,
-    default_env: &[String],
-    stop_early: bool,
-) -> Vec<InitError> {
+/// Run every hook of `kind` in order, whatever fails; each failure.
+pub fn run_each(spec: &Spec, kind: Kind, state: &HookState<'_>) -> Vec<InitError> {
+    run(spec, kind, state, false)
+}
+
+/// The hooks of `kind`, in order, each failure returned; `stop_early`:
+/// none after the first failure. A hook without `env` gets none, but a
+/// startContainer hook the process's environment (as in runc).
+fn run(spec: &Spec, kind: Kind, state: &HookState<'_>, stop_early: bool) -> Vec<InitError> {
     let hooks = of_kind(spec, kind);
     let mut failures = Vec::new();
     if hooks.is_empty() {
         return failures;
     }
+    let default_env = match kind {
+        Kind::StartContainer => spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.env().as_deref())
+            .unwrap_or_default(),
+        _ => &[],
+    };
     let state = serde_json::to_string(state).expect("hook state serializes");
     for (i, hook) in hooks.iter().enumerate() {
         if let Err(detail) = run_one(hook, &state, default_env) {

@@ -125,18 +125,12 @@ pub fn run(init: Init<'_>) -> ! {
             // hooks run as the process will, under its seccomp filter (as
             // in runc).
             if !hooks::of_kind(init.spec, hooks::Kind::StartContainer).is_empty() {
-                let env = init.spec.process().as_ref().and_then(|p| p.env().clone());
                 let ran = pending.seal().and_then(|()| {
-                    hooks::run_each(
+                    hooks::run_all(
                         init.spec,
                         hooks::Kind::StartContainer,
                         &hook_state(&init, "created"),
-                        env.as_deref().unwrap_or_default(),
-                        true,
                     )
-                    .into_iter()
-                    .next()
-                    .map_or(Ok(()), Err)
                 });
                 if let Err(e) = ran {
                     eprintln!("crust: {e}");

@@ -7,8 +7,8 @@
 //! attributes, the idmapping — and the init only attaches them, as runc
 //! does with its mount fds.
 //!
-//! With a new user namespace the runtime opens every other bind mount's
-//! source the same way: the init, root only inside that namespace, may not
+//! In a user namespace (new or joined) the runtime opens every other bind
+//! mount's source the same way: the init, root only inside it, may not
 //! be able to reach a source the runtime's user can (a directory only the
 //! host's root may enter: runc's "userns with inaccessible mounts").
 
