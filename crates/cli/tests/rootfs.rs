@@ -491,6 +491,12 @@ fn unlisted_namespaces_including_mount_are_the_runtimes() {
     b.config.as_object_mut().unwrap().remove("hostname");
     b.config["linux"]["maskedPaths"] = json!([]);
     b.config["linux"]["readonlyPaths"] = json!([]);
+    // One destination given with the rootfs path in front, as runc takes it.
+    let prefixed = std::fs::canonicalize(b.rootfs()).unwrap().join("tmp");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": prefixed, "type": "tmpfs", "source": "tmpfs"}));
     let out = b.output_of("c1");
     let host: Vec<String> = ["mnt", "net", "ipc", "uts", "pid", "cgroup"]
         .iter()

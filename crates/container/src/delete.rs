@@ -59,7 +59,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     crate::fault::point("delete:cgroup");
     if crate::shared_mounts::applies(&state.config) {
+        // As create resolved it (destinations may name it in front).
         let rootfs = crate::config::rootfs_path(&state.config, &state.bundle);
+        let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
         crate::shared_mounts::unmount_all(&state.config, &rootfs);
     }
     crate::hooks::poststop(&state);

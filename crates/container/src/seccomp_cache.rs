@@ -38,9 +38,8 @@ pub(crate) fn compiled(root: &Path, seccomp: &LinuxSeccomp) -> Result<Compiled> 
     (
         config.as_str(),
         init::seccomp::library_version(),
-        // What crust adds to libseccomp's program (the -ENOSYS prologue)
-        // may change from one build to the next.
-        env!("CARGO_PKG_VERSION"),
+        // What crust adds to libseccomp's program (the -ENOSYS prologue),
+        // in the version it is made in.
         init::seccomp::PROGRAM_FORMAT,
         std::env::consts::ARCH,
     )

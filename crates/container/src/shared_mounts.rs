@@ -28,7 +28,8 @@ pub(crate) fn unmount_all(spec: &Spec, rootfs: &Path) {
         return;
     };
     for m in spec.mounts().iter().flatten().rev() {
-        let Some(point) = mount_root_at(&root, m.destination()) else {
+        let destination = init::mount_destination_inside(rootfs, m.destination());
+        let Some(point) = mount_root_at(&root, &destination) else {
             continue;
         };
         let path = format!("/proc/self/fd/{}", point.as_raw_fd());

@@ -47,6 +47,7 @@ pub struct NetDevice {
 }
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};
+pub use rootfs::destination_inside as mount_destination_inside;
 pub use rootfs::idmap;
 pub use rootfs::key_path as sysctl_key_path;
 pub use scheduling::parse_cpu_list;

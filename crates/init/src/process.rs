@@ -287,10 +287,9 @@ pub(crate) fn executable(process: &Process) -> Result<Executable, InitError> {
 /// Each variable once, with its last value, where it first appeared (runc
 /// passes the environment so; a program would otherwise see the first).
 fn dedup_env(env: &[String]) -> Vec<String> {
-    let key = |e: &str| {
-        e.split_once('=')
-            .map_or(e.to_string(), |(k, _)| k.to_string())
-    };
+    fn key(e: &str) -> &str {
+        e.split_once('=').map_or(e, |(k, _)| k)
+    }
     let mut out: Vec<String> = Vec::with_capacity(env.len());
     for e in env {
         match out.iter_mut().find(|o| key(o) == key(e)) {

@@ -200,6 +200,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
+    // The filter's architectures: the native one, which libseccomp always
+    // adds, and the config's.
+    let mut archs = vec![ScmpArch::native()];
     for (i, arch) in s.architectures().iter().flatten().enumerate() {
         let name = spelled(arch);
         let a = ScmpArch::from_str(&name).map_err(|_| {
@@ -214,6 +217,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
                 format!("add {name}: {e}"),
             )
         })?;
+        archs.push(a);
     }
     let notify = uses_notify(s);
     let mut flags = if notify {
@@ -240,13 +244,6 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     }
     let mut program = Vec::new();
     if !matches!(default, ScmpAction::Allow | ScmpAction::Log) {
-        let mut archs = vec![ScmpArch::native()];
-        archs.extend(
-            s.architectures()
-                .iter()
-                .flatten()
-                .filter_map(|a| ScmpArch::from_str(&spelled(a)).ok()),
-        );
         let names: Vec<&str> = s
             .syscalls()
             .iter()

@@ -60,13 +60,8 @@ pub(crate) struct Rootfs {
 }
 
 impl Rootfs {
-    /// A destination as the rootfs sees it: one given with the rootfs's
-    /// host path in front (runc accepts those) has it taken off.
     fn inside(&self, destination: &Path) -> PathBuf {
-        match destination.strip_prefix(&self.host_path) {
-            Ok(rest) if destination.is_absolute() => Path::new("/").join(rest),
-            _ => destination.to_path_buf(),
-        }
+        destination_inside(&self.host_path, destination)
     }
 
     fn in_root_error(&self, field: &str, op: &str, path: &Path, e: rustix::io::Errno) -> InitError {
@@ -120,6 +115,15 @@ impl Rootfs {
         self.root
             .parent_of(path)
             .map_err(|e| self.in_root_error(field, "mkdir -p the parent of", path, e))
+    }
+}
+
+/// A mount destination as the rootfs sees it: one given with the
+/// rootfs's host path in front (runc accepts those) has it taken off.
+pub fn destination_inside(rootfs: &Path, destination: &Path) -> PathBuf {
+    match destination.strip_prefix(rootfs) {
+        Ok(rest) if destination.is_absolute() => Path::new("/").join(rest),
+        _ => destination.to_path_buf(),
     }
 }
 
