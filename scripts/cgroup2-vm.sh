@@ -13,31 +13,12 @@ repo=$PWD
 work=$repo/target/vm
 mkdir -p "$work"
 
-# The kernel, unpacked from its .deb once. Booting the uncompressed ELF
-# vmlinux saves seconds of decompression under emulation.
-if [ ! -f "$work/vmlinux" ]; then
-    pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-    rm -rf "$work/kernel" "$work"/*.deb
-    (cd "$work" && apt-get download -q "$pkg" 2>/dev/null >/dev/null)
-    dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
-    python3 - "$work"/kernel/boot/vmlinuz-* "$work/vmlinux" <<'PY'
-import lzma, sys
-data = open(sys.argv[1], "rb").read()
-start = data.find(b"\xfd7zXZ\x00")
-if start < 0:
-    sys.exit("no xz stream in " + sys.argv[1])
-open(sys.argv[2], "wb").write(lzma.LZMADecompressor().decompress(data[start:]))
-PY
-fi
+. scripts/vm/lib.sh
+vm_kernel "$work"
 
 # The test binary and crust, at the same paths as here: both have them
 # compiled in (CARGO_BIN_EXE_crust, CARGO_TARGET_TMPDIR).
-test_bin=$(cargo test --test cgroups --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "cgroups" and m.get("executable"):
-        print(m["executable"])')
+test_bin=$(test_binary cgroups)
 crust=$repo/target/x86_64-unknown-linux-gnu/debug/crust
 [ -x "$test_bin" ] && [ -x "$crust" ] || { echo "cgroup2-vm: no test binary" >&2; exit 1; }
 
@@ -48,16 +29,8 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $(/bin/busybox --list); do
     [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
-install_with_libs() {
-    mkdir -p "$root$(dirname "$1")"
-    objcopy --strip-debug "$1" "$root$1"
-    for lib in $(ldd "$1" | grep -o '/[^ ]*'); do
-        mkdir -p "$root$(dirname "$lib")"
-        cp -L "$lib" "$root$lib"
-    done
-}
-install_with_libs "$crust"
-install_with_libs "$test_bin"
+install_with_libs "$root" "$crust"
+install_with_libs "$root" "$test_bin"
 cp scripts/vm/init scripts/vm/stage2 "$root/"
 cat > "$root/vm-env" <<ENV
 TEST_BIN=$test_bin

@@ -26,9 +26,13 @@ scripts/check-leaks.sh check "$leaks"
 bats tests/engines
 RUNTIME=$(command -v runc) ENGINE_DIR=/tmp/crust-engines-runc bats tests/engines
 scripts/cgroup2-vm.sh
+cargo build --release --quiet
+# The systemd cgroup driver under a real systemd (pure v2 and hybrid):
+# crust's cgroup, systemd, lifecycle and rootless tests, podman and
+# containerd; and the release build against runc's and crun's drivers.
+scripts/systemd-vm.sh
 # 200 run cycles: mounts, cgroups and memory come back where they were
 # (scripts/soak.sh 2000 for the full soak).
-cargo build --release --quiet
 scripts/soak.sh 200
 # The parsers under libFuzzer, briefly (scripts/fuzz.sh 3600 for a long run).
 scripts/fuzz.sh 20

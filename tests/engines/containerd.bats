@@ -13,6 +13,15 @@ ctr_() {
     ctr -a "$CTD/containerd.sock" "$@"
 }
 
+# The shim's runtime options for task $1: crust, and with the systemd
+# driver a unit for it (what SystemdCgroup = true makes the CRI plugin do).
+runtime_for() {
+    echo --runc-binary "$RUNTIME"
+    if [ "$CGROUP_MANAGER" = systemd ]; then
+        echo --runc-systemd-cgroup --cgroup "system.slice:ctr:$1"
+    fi
+}
+
 setup_file() {
     engines_setup
     mkdir -p "$CTD"
@@ -47,13 +56,17 @@ teardown_file() {
 }
 
 @test "containerd: run, output and exit code" {
-    run ctr_ run --rm --runc-binary "$RUNTIME" "$IMAGE" t-run sh -c 'echo hi; exit 4'
+    run ctr_ run --rm $(runtime_for t-run) "$IMAGE" t-run sh -c 'echo hi; exit 4'
     [ "$status" -eq 4 ]
     [ "$output" = hi ]
 }
 
 @test "containerd: task exec, pause/resume, metrics, kill, delete" {
-    ctr_ run -d --runc-binary "$RUNTIME" "$IMAGE" t-life sleep 1000
+    ctr_ run -d $(runtime_for t-life) "$IMAGE" t-life sleep 1000
+    if [ "$CGROUP_MANAGER" = systemd ]; then
+        [ "$(systemctl show ctr-t-life.scope -p ActiveState --value)" = active ]
+        [ "$(systemctl show ctr-t-life.scope -p Delegate --value)" = yes ]
+    fi
     run ctr_ task exec --exec-id e1 t-life sh -c 'echo exec-ok; exit 3'
     [ "$status" -eq 3 ]
     [ "$output" = exec-ok ]
@@ -77,10 +90,14 @@ teardown_file() {
     [ ! -e "/proc/$pid" ]
     run ctr_ task ls -q
     [ -z "$output" ]
+    if [ "$CGROUP_MANAGER" = systemd ]; then
+        run systemctl status ctr-t-life.scope
+        [ "$status" -eq 4 ]
+    fi
 }
 
 @test "containerd: a failing create says what failed, in the one line it keeps" {
-    run -1 ctr_ run --rm --runc-binary "$RUNTIME" "$IMAGE" t-fail /no/such/binary
+    run -1 ctr_ run --rm $(runtime_for t-fail) "$IMAGE" t-fail /no/such/binary
     [[ "$output" == *"/no/such/binary"* ]]
 }
 
@@ -90,7 +107,7 @@ teardown_file() {
 # and containerd logs no kill error.
 @test "containerd: an exit in a shared pid namespace is seen at once and leaves nothing" {
     marker="sleep $((200000 + RANDOM))"
-    ctr_ run -d --runc-binary "$RUNTIME" --with-ns "pid:/proc/$$/ns/pid" "$IMAGE" t-exit \
+    ctr_ run -d $(runtime_for t-exit) --with-ns "pid:/proc/$$/ns/pid" "$IMAGE" t-exit \
         sh -c "$marker & sleep 0.3; exit 5"
     start=$(date +%s%N)
     pgrep -f "$marker" >/dev/null

@@ -7,11 +7,13 @@ REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 RUNTIME=${RUNTIME:-$REPO/target/x86_64-unknown-linux-gnu/debug/crust}
 ENGINE_DIR=${ENGINE_DIR:-/tmp/crust-engines}
 IMAGE=localhost/crust-busybox:test
+# cgroupfs, or systemd (scripts/systemd-vm.sh runs the suite under systemd).
+CGROUP_MANAGER=${ENGINE_CGROUP_MANAGER:-cgroupfs}
 
 podman_() {
     CONTAINERS_CONF=$ENGINE_DIR/containers.conf podman \
         --root "$ENGINE_DIR/storage" --runroot "$ENGINE_DIR/run" \
-        --runtime "$RUNTIME" --cgroup-manager=cgroupfs --events-backend=file "$@"
+        --runtime "$RUNTIME" --cgroup-manager=$CGROUP_MANAGER --events-backend=file "$@"
 }
 
 # Runs once per file: a containers.conf with ulimits the VM allows (podman's
@@ -23,7 +25,7 @@ engines_setup() {
 [containers]
 default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$CGROUP_MANAGER"
 events_logger = "file"
 CONF
     if ! podman_ image exists "$IMAGE"; then
@@ -34,7 +36,8 @@ CONF
     fi
 }
 
-# The cgroup directories of a container (podman's cgroupfs parent).
+# The cgroup directories of a container (podman's cgroupfs parent, or
+# its systemd scope, machine.slice/libpod-ID.scope).
 cgroup_dirs_of() {
     find /sys/fs/cgroup -maxdepth 4 -type d -name "*$1*" 2>/dev/null
 }

@@ -128,8 +128,16 @@ teardown() {
     [ -n "$(cgroup_dirs_of "$id")" ]
     # podman gives the runtime no --root: its default state root.
     "$RUNTIME" state "$id" >/dev/null
+    if [ "$CGROUP_MANAGER" = systemd ]; then
+        [ "$(systemctl show "libpod-$id.scope" -p ActiveState --value)" = active ]
+        [ "$(systemctl show "libpod-$id.scope" -p Delegate --value)" = yes ]
+    fi
     podman_ rm -f -t 0 "$id"
     [ -z "$(cgroup_dirs_of "$id")" ]
+    if [ "$CGROUP_MANAGER" = systemd ]; then
+        run systemctl status "libpod-$id.scope"
+        [ "$status" -eq 4 ]
+    fi
     [ ! -e "/proc/$pid" ]
     run "$RUNTIME" state "$id"
     [ "$status" -ne 0 ]

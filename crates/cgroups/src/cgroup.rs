@@ -16,6 +16,7 @@ use crate::devices::Rule;
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Version};
 use crate::settings::Setting;
+use crate::systemd::{properties, Manager, Unit};
 
 /// The container's directory in one hierarchy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct Node {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Cgroup {
     pub nodes: Vec<Node>,
+    /// The systemd unit holding the cgroup, with the systemd driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
 }
 
 /// How long `destroy` waits for a cgroup to empty.
@@ -70,7 +74,115 @@ impl Cgroup {
         };
         let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
         nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
-        Ok(Cgroup { nodes })
+        Ok(Cgroup { nodes, unit: None })
+    }
+
+    /// Where systemd will put `unit`'s cgroup, in every hierarchy: below
+    /// its manager's `root` (`/` for the system's).
+    pub fn for_unit(layout: &Layout, unit: Unit, root: &Path) -> Cgroup {
+        let inner = root.strip_prefix("/").unwrap_or(root).join(unit.cgroup());
+        let node = |version, h: &crate::layout::Hierarchy| Node {
+            version,
+            controllers: h.controllers.clone(),
+            dir: h.mount.join(&inner),
+            existed: false,
+        };
+        let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
+        nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
+        Cgroup {
+            nodes,
+            unit: Some(unit),
+        }
+    }
+
+    /// The properties systemd gets for `resources` and `annotations`:
+    /// limits, device rules, then the annotations (which win).
+    fn unit_properties(
+        &self,
+        resources: Option<&LinuxResources>,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<Vec<properties::Property>> {
+        let v2 = if self.version_of("memory") == Some(Version::V1) {
+            Version::V1
+        } else {
+            Version::V2
+        };
+        let mut props = vec![
+            ("MemoryAccounting".to_string(), dbus::Value::Bool(true)),
+            ("CPUAccounting".to_string(), dbus::Value::Bool(true)),
+            ("TasksAccounting".to_string(), dbus::Value::Bool(true)),
+            (
+                if v2 == Version::V2 {
+                    "IOAccounting"
+                } else {
+                    "BlockIOAccounting"
+                }
+                .to_string(),
+                dbus::Value::Bool(true),
+            ),
+        ];
+        if let Some(r) = resources {
+            props.extend(properties::of_resources(r, v2)?);
+            let config = r.devices().as_deref().unwrap_or_default();
+            if let Some(rules) = crate::devices::rules(config)? {
+                props.extend(properties::of_devices(&rules));
+            }
+        }
+        props.extend(properties::of_annotations(annotations)?);
+        Ok(props)
+    }
+
+    /// systemd driver: start the unit around `pid` (a scope takes it
+    /// in; a slice unit is made, then the process moved in), make the
+    /// directories of the hierarchies systemd leaves alone, and put `pid`
+    /// in those. The caller then writes the resources as with cgroupfs.
+    pub fn start_unit(
+        &self,
+        pid: i32,
+        resources: Option<&LinuxResources>,
+        annotations: &std::collections::HashMap<String, String>,
+    ) -> Result<()> {
+        let unit = self.unit.as_ref().expect("a systemd cgroup");
+        let props = self.unit_properties(resources, annotations)?;
+        let mut manager = Manager::connect(unit.user)?;
+        let scope_pid = (!unit.is_slice()).then(|| pid.unsigned_abs());
+        manager.start(unit, scope_pid, props)?;
+        let (calls, trips) = manager.cost();
+        log::debug!(
+            "systemd: {} started: {calls} D-Bus calls in {trips} round trips",
+            unit.name
+        );
+        let mut made = Vec::new();
+        for node in self.nodes.iter().filter(|n| !n.dir.exists()) {
+            self.create_all(node, &mut made)?;
+        }
+        if let Some(node) = self.unified() {
+            // systemd enables only the controllers it manages on the way
+            // down; hugetlb, rdma and misc the container's limits need
+            // are handed down from the top as cgroupfs does.
+            let mut above: Vec<&Path> = node
+                .dir
+                .ancestors()
+                .skip(1)
+                .take_while(|d| d.join("cgroup.controllers").exists())
+                .collect();
+            above.reverse();
+            above.into_iter().for_each(enable_controllers);
+        }
+        self.place(pid, false)
+    }
+
+    /// systemd driver, `update`: the unit's properties for `resources`.
+    pub fn update_unit(&self, resources: &LinuxResources) -> Result<()> {
+        let Some(unit) = &self.unit else {
+            return Ok(());
+        };
+        // Device rules are not updated (as with cgroupfs): sending them would
+        // have systemd rewrite them, denying everything for a moment.
+        let mut resources = resources.clone();
+        resources.set_devices(None);
+        let props = self.unit_properties(Some(&resources), &Default::default())?;
+        Manager::connect(unit.user)?.set(unit, props)
     }
 
     pub fn unified(&self) -> Option<&Node> {
@@ -436,6 +548,12 @@ impl Cgroup {
     /// SIGKILL whatever is left and remove every directory (sub-cgroups
     /// first), waiting a bounded time for the processes to go.
     pub fn destroy(&self) -> Result<()> {
+        if let Some(unit) = &self.unit {
+            // systemd removes the unit's own directories once it stopped;
+            // a still-running process would make it wait for a timeout.
+            self.kill_all();
+            Manager::connect(unit.user)?.stop(unit)?;
+        }
         // Usually the processes are gone and made no sub-cgroups: one
         // rmdir a directory. The rest is for what is still busy.
         let busy: Vec<&Node> = self

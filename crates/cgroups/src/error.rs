@@ -24,6 +24,9 @@ pub enum Error {
     /// The config asks for something this host or layout cannot give.
     #[error("{field}: {detail}")]
     Invalid { field: String, detail: String },
+    /// systemd (or the way to it) refused: the call and its reason.
+    #[error("systemd {call}: {detail}")]
+    Systemd { call: String, detail: String },
 }
 
 fn hint_for(errno: rustix::io::Errno, path: &std::path::Path) -> &'static str {

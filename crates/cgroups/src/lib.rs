@@ -8,6 +8,9 @@
 //! holds each controller; a [`Cgroup`] then writes them into its
 //! directories. Devices are the exception the kernel imposes: v1 takes
 //! allow/deny lines, v2 an eBPF program ([`devices`]).
+//!
+//! Two drivers make the directories: cgroupfs (crust makes them) and
+//! [`systemd`] (a transient unit systemd makes, which crust then fills).
 #![forbid(unsafe_code)]
 
 mod cgroup;
@@ -19,6 +22,7 @@ mod oom;
 pub mod path;
 pub mod settings;
 pub mod stats;
+pub mod systemd;
 
 pub use cgroup::{Cgroup, Node};
 pub use error::{Error, Result};

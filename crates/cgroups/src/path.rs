@@ -16,7 +16,7 @@ pub fn inner(cgroups_path: Option<&Path>, id: &str) -> Result<(PathBuf, bool)> {
     if text.contains(':') && !raw.is_absolute() {
         return Err(Error::invalid(
             FIELD,
-            format!("{text:?} is a systemd unit path (slice:prefix:name), which needs the systemd cgroup driver; crust has only the cgroupfs driver"),
+            format!("{text:?} is a systemd unit path (slice:prefix:name): use the systemd cgroup driver (--systemd-cgroup)"),
         ));
     }
     let mut clean = PathBuf::new();

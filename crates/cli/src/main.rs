@@ -43,7 +43,8 @@ pub struct Global {
     /// Log debug messages
     #[arg(long, global = true)]
     debug: bool,
-    /// Use systemd to manage cgroups (not supported yet)
+    /// Use systemd to manage cgroups: the container's cgroup is a transient
+    /// unit (linux.cgroupsPath is slice:prefix:name)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Path to the criu binary, for checkpoint and restore (runc's flag;

@@ -119,6 +119,9 @@ fn the_container_runs_in_its_cgroup_and_delete_removes_it() {
 
 #[test]
 fn absolute_and_relative_cgroup_paths() {
+    if !common::cgroupfs_driver("absolute_and_relative_cgroup_paths") {
+        return;
+    }
     let mut b = Bundle::new("exec sleep 1000");
     let name = format!("crust-abs-{}", std::process::id());
     b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/../{name}/c"));
@@ -602,6 +605,9 @@ fn a_cgroup_namespace_is_rooted_at_the_container() {
 
 #[test]
 fn a_value_the_kernel_rejects_names_the_field_and_leaves_nothing() {
+    if !common::cgroupfs_driver("a_value_the_kernel_rejects_names_the_field_and_leaves_nothing") {
+        return;
+    }
     let mut b = Bundle::new("true");
     let name = format!("crust-reject-{}", std::process::id());
     b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
@@ -777,6 +783,9 @@ fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
 /// and `create` with it. The frozen cgroup, not crust's, is left as it was.
 #[test]
 fn create_in_a_frozen_cgroup_is_refused_not_hung() {
+    if !common::cgroupfs_driver("create_in_a_frozen_cgroup_is_refused_not_hung") {
+        return;
+    }
     let name = format!("crust-test-frozen-{}", std::process::id());
     let (dir, freeze, thaw) = match v1_hierarchy("freezer") {
         Some(h) => (h.join(&name), ("freezer.state", "FROZEN"), "THAWED"),
@@ -806,6 +815,9 @@ fn create_in_a_frozen_cgroup_is_refused_not_hung() {
 /// them, as runc does, instead of failing with ENOSPC.
 #[test]
 fn a_cpuset_under_an_empty_parent_is_filled_from_above() {
+    if !common::cgroupfs_driver("a_cpuset_under_an_empty_parent_is_filled_from_above") {
+        return;
+    }
     let Some(cpuset) = v1_hierarchy("cpuset") else {
         return; // v2 has no such thing
     };
@@ -871,6 +883,9 @@ fn pids_zero_is_a_limit_and_lifting_memory_lifts_swap() {
 /// processes and the sub-cgroups it made are gone) but stays.
 #[test]
 fn a_cgroup_that_was_there_before_is_left_after_delete() {
+    if !common::cgroupfs_driver("a_cgroup_that_was_there_before_is_left_after_delete") {
+        return;
+    }
     let name = format!("crust-test-pre-{}", std::process::id());
     let mut b = Bundle::new("sleep 1001 & exec sleep 1000");
     b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));

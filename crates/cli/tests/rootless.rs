@@ -339,3 +339,75 @@ fn an_oom_score_adj_the_runtime_may_not_set_is_a_clear_error() {
     let out = r.as_user(&["run", "c1"]);
     assert_eq!(stdout(&out).trim(), "500", "{}", stderr(&out));
 }
+
+/// With `--systemd-cgroup`, an ordinary user's container is a scope of
+/// the user's own systemd manager (`$XDG_RUNTIME_DIR/systemd/private`),
+/// as with runc: below user@UID.service, and gone after delete. Under
+/// systemd only (scripts/systemd-vm.sh); lingering starts the manager.
+#[test]
+fn the_systemd_driver_uses_the_users_own_manager() {
+    if !common::systemd_driver() || !std::path::Path::new("/run/systemd/private").exists() {
+        eprintln!("needs systemd as PID 1 (scripts/systemd-vm.sh)");
+        return;
+    }
+    let r = Rootless::new("exec sleep 1000", |c, _, _| {
+        c["linux"]["cgroupsPath"] = Value::Null;
+    });
+    let ok = |o: &Output| assert!(o.status.success(), "{}", stderr(o));
+    ok(&Command::new("loginctl")
+        .args(["enable-linger", USER])
+        .output()
+        .unwrap());
+    ok(&Command::new("systemctl")
+        .arg("start")
+        .arg(format!("user@{}.service", r.uid))
+        .output()
+        .unwrap());
+    let runtime = format!("/run/user/{}", r.uid);
+    let state = r.dir.path().join("state");
+    let as_user = |args: &[&str]| {
+        common::output_via_files(
+            Command::new("setpriv")
+                .args([
+                    format!("--reuid={}", r.uid),
+                    format!("--regid={}", r.gid),
+                    "--clear-groups".into(),
+                ])
+                .arg(common::CRUST)
+                .arg("--systemd-cgroup")
+                .arg("--root")
+                .arg(&state)
+                .args(args)
+                .env("XDG_RUNTIME_DIR", &runtime)
+                .env_remove("DBUS_SESSION_BUS_ADDRESS")
+                .current_dir(r.dir.path()),
+        )
+    };
+    ok(&as_user(&["run", "-d", "c1"]));
+    let st: Value = serde_json::from_slice(&as_user(&["state", "c1"]).stdout).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let scope = format!("/user@{}.service/user.slice/crust-c1.scope", r.uid);
+    assert!(cg.contains(&scope), "{cg}");
+    let dir = cg
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| format!("/sys/fs/cgroup{p}"))
+        .unwrap_or_else(|| {
+            format!(
+                "/sys/fs/cgroup/systemd{}",
+                cg.lines()
+                    .find_map(|l| l.split("name=systemd:").nth(1))
+                    .unwrap()
+            )
+        });
+    assert!(std::path::Path::new(&dir).exists(), "{dir}");
+    ok(&as_user(&["delete", "--force", "c1"]));
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "{dir} left after delete"
+    );
+    let _ = Command::new("loginctl")
+        .args(["disable-linger", USER])
+        .output();
+}

@@ -1,6 +1,7 @@
 //! The container's cgroup from the host side: made and limited before the
 //! init runs, found again from the state by later commands.
 
+use cgroups::systemd::{Manager, Unit};
 use cgroups::{Cgroup, Layout};
 use oci_spec::runtime::Spec;
 
@@ -9,14 +10,36 @@ use crate::error::Result;
 /// Where the container's cgroup goes: decided (and recorded in the state)
 /// before anything is made, so that a crash at any later point leaves a
 /// record `delete --force` can clean up from.
-pub(crate) fn plan(spec: &Spec, id: &str) -> Result<Cgroup> {
+///
+/// With the systemd driver the plan is the unit and where systemd will put
+/// its cgroup: below the manager's own (asked of a user's manager, `/` for
+/// the system's).
+pub(crate) fn plan(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup> {
     let linux = spec.linux().as_ref();
+    let path = linux.and_then(|l| l.cgroups_path().as_deref());
     let layout = Layout::probe()?;
-    Ok(Cgroup::for_container(
-        &layout,
-        linux.and_then(|l| l.cgroups_path().as_deref()),
-        id,
-    )?)
+    if !systemd {
+        return Ok(Cgroup::for_container(&layout, path, id)?);
+    }
+    let user = !rustix::process::geteuid().is_root();
+    let unit = Unit::from_cgroups_path(path.map(|p| p.to_string_lossy()).as_deref(), id, user)?;
+    let root = if user {
+        Manager::connect(true)?.root_cgroup()?
+    } else {
+        std::path::PathBuf::from("/")
+    };
+    Ok(Cgroup::for_unit(&layout, unit, &root))
+}
+
+/// systemd driver: once the init exists (and waits), its unit is started
+/// around it and the resources written, as `set_up` does for cgroupfs.
+/// On error the caller kills the init; the unit then goes with it.
+pub(crate) fn join_unit(spec: &Spec, cgroup: &Cgroup, pid: i32) -> Result<()> {
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    cgroup.start_unit(pid, resources, &annotations)?;
+    crate::fault::point("create:unit");
+    apply(spec, cgroup)
 }
 
 /// Make the planned cgroup and apply `linux.resources` to it; false when
@@ -26,6 +49,10 @@ pub(crate) fn plan(spec: &Spec, id: &str) -> Result<Cgroup> {
 /// without one, as runc does, unless the config asks for limits: those it
 /// refuses rather than drop.
 pub(crate) fn set_up(spec: &Spec, cgroup: &Cgroup) -> Result<bool> {
+    if cgroup.unit.is_some() {
+        // Made around the init by `join_unit`.
+        return Ok(true);
+    }
     if let Err(e) = cgroup.create() {
         if is_permission_error(&e) && !rustix::process::geteuid().is_root() {
             if asks_for_limits(spec) {

@@ -36,6 +36,8 @@ pub struct CreateOptions<'a> {
     /// without an exec fifo in the state directory).
     pub starts_now: bool,
     pub sigmask: sys::signal::SigMask,
+    /// `--systemd-cgroup`: the cgroup is a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// A created container, still locked by this command.
@@ -136,7 +138,7 @@ fn create_in(
         created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         config: spec.clone(),
-        cgroup: Some(crate::cgroup::plan(spec, opts.id)?),
+        cgroup: Some(crate::cgroup::plan(spec, opts.id, opts.systemd_cgroup)?),
     };
     dir.save(&state)?;
     crate::fault::point("create:recorded");

@@ -25,7 +25,7 @@ pub fn features() -> Value {
             "capabilities": init::capability_names(),
             // The cgroupfs driver on all three layouts (tests/cgroups.rs
             // runs on each); no systemd driver.
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": true, "rdma": true},
             "seccomp": init::seccomp::features(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},

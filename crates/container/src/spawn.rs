@@ -61,8 +61,11 @@ pub fn spawn(
         // makes it only once it is in the container's cgroup.
         plan.defer_cgroup_namespace();
     }
+    // A systemd unit's directory exists only once the unit is started
+    // around the child.
     let cgroup_dir = opts
         .cgroup
+        .filter(|c| c.unit.is_none())
         .map(cgroups::Cgroup::open_unified)
         .transpose()?
         .flatten();
@@ -130,8 +133,11 @@ pub fn spawn(
     match crate::netdevices::move_into_container(&net_moves, &plan, spawned.pid)
         .and_then(|()| {
             opts.cgroup.map_or(Ok(()), |c| {
-                c.place(pid.as_raw_nonzero().get(), cgroup_dir.is_some())
-                    .map_err(Error::from)
+                let pid = pid.as_raw_nonzero().get();
+                if c.unit.is_some() {
+                    return crate::cgroup::join_unit(spec, c, pid);
+                }
+                c.place(pid, cgroup_dir.is_some()).map_err(Error::from)
             })
         })
         .and_then(|()| handshake(spec, &plan, &parent, &mut spawned, &names))

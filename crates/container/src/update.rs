@@ -125,6 +125,7 @@ pub fn update(root: &Path, id: &str, new: &LinuxResources) -> Result<()> {
         .unwrap_or_default();
     let merged = merge(&old, new);
     check_before_update(&cgroup, &merged, new)?;
+    cgroup.update_unit(&merged)?;
     cgroup.apply(&merged)?;
     let mut linux = state.config.linux().clone().unwrap_or_default();
     linux.set_resources(Some(merged));

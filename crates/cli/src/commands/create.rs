@@ -73,7 +73,6 @@ impl CreateFlags {
         starts_now: bool,
         sigmask: sys::signal::SigMask,
     ) -> anyhow::Result<container::Created> {
-        super::refuse_systemd_cgroup(g)?;
         let console = match (&self.console_socket, detached) {
             (Some(path), _) => ConsoleTarget::Socket(path.clone()),
             (None, true) => ConsoleTarget::None,
@@ -93,6 +92,7 @@ impl CreateFlags {
             detached,
             starts_now,
             sigmask,
+            systemd_cgroup: g.systemd_cgroup,
         })?)
     }
 }

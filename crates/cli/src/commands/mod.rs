@@ -110,12 +110,3 @@ pub enum Format {
     Table,
     Json,
 }
-
-/// The systemd cgroup driver is not implemented; commands that would set
-/// up cgroups refuse it rather than silently using cgroupfs.
-fn refuse_systemd_cgroup(g: &Global) -> anyhow::Result<()> {
-    if g.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver");
-    }
-    Ok(())
-}

@@ -61,6 +61,23 @@ pub fn make_rootfs(dir: &Path) {
     .unwrap();
 }
 
+/// `CRUST_TEST_CGROUP_DRIVER=systemd` (the systemd VM lane): every crust
+/// command gets `--systemd-cgroup`, and the default cgroupsPath is a unit
+/// in system.slice.
+pub fn systemd_driver() -> bool {
+    std::env::var("CRUST_TEST_CGROUP_DRIVER").as_deref() == Ok("systemd")
+}
+
+/// For tests of the cgroupfs driver's own path rules: false (and a note)
+/// under the systemd driver, where cgroupsPath names a unit instead.
+pub fn cgroupfs_driver(test: &str) -> bool {
+    if systemd_driver() {
+        eprintln!("{test}: a cgroupfs path rule; not for the systemd driver");
+        return false;
+    }
+    true
+}
+
 /// One shared read-only rootfs for tests that do not change it.
 pub fn shared_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
@@ -208,8 +225,14 @@ impl Bundle {
             strict_profile(&mut config);
         }
         if config["linux"].get("cgroupsPath").is_none() {
-            config["linux"]["cgroupsPath"] =
-                json!(format!("crust-test-{}-{n}", std::process::id()));
+            config["linux"]["cgroupsPath"] = if systemd_driver() {
+                json!(format!(
+                    "system.slice:crust-test:{}-{n}",
+                    std::process::id()
+                ))
+            } else {
+                json!(format!("crust-test-{}-{n}", std::process::id()))
+            };
         }
         let tmp = self.dir.path().join(format!(".config.json.{n}.tmp"));
         std::fs::write(&tmp, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
@@ -240,6 +263,9 @@ impl Bundle {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(CRUST);
+        if systemd_driver() {
+            c.arg("--systemd-cgroup");
+        }
         c.arg("--root")
             .arg(&self.root)
             .args(args)
