@@ -39,22 +39,7 @@ TARGET_TMPDIR=$repo/target/tmp
 ENV
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initramfs.cpio"
 
-log=$work/tests.log
-: > "$log"
-echo "cgroup2-vm: booting $(basename "$work"/kernel/boot/vmlinuz-*) under QEMU (TCG)"
-start=$(date +%s)
-timeout 1200 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
-    -kernel "$work/vmlinux" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 rdinit=/init cgroup_no_v1=all panic=-1 quiet" \
-    -display none -no-reboot \
-    -serial "file:$work/kernel.log" -serial "file:$log" || true
-cat "$log"
-echo "cgroup2-vm: $(( $(date +%s) - start )) s in the VM"
-status=$(grep -ao 'crust-vm-exit=[0-9]*' "$log" | tail -1 | cut -d= -f2)
-if [ -z "$status" ]; then
-    echo "cgroup2-vm: the tests did not finish; kernel log:" >&2
-    tail -40 "$work/kernel.log" >&2
-    exit 1
-fi
+status=0
+vm_boot cgroup2-vm "$work/initramfs.cpio" 3072 cgroup_no_v1=all "$work/tests.log" || status=$?
 [ -n "${KEEP:-}" ] || rm -rf "$root" "$work/initramfs.cpio"
 exit "$status"

@@ -3,9 +3,10 @@
 # from Debian's packages, cached under target/systemd-vm) booted under
 # QEMU with Debian's kernel and systemd as PID 1, twice: pure cgroup v2
 # (systemd's default) and hybrid (systemd.unified_cgroup_hierarchy=0). In
-# each boot a oneshot unit runs crust's cgroup, systemd, lifecycle and
-# rootless tests with the systemd driver, then podman (cgroup_manager = "systemd")
-# and containerd (the shim's systemd cgroup) driving crust; in the v2
+# each boot a oneshot unit runs crust's cgroup, systemd and lifecycle
+# tests (and the rootless one of a user's manager) with the systemd
+# driver, then podman (cgroup_manager = "systemd") and containerd (the
+# shim's systemd cgroup) driving crust; in the v2
 # boot, bench/systemd.sh against runc's and crun's systemd drivers; then
 # it powers off.
 #
@@ -25,7 +26,7 @@ kver=$(ls "$kernel/lib/modules")
 # The base image, once per machine: packages only, plus the kernel's
 # modules the engines (overlay) and CRIU (the diag and network modules)
 # load. A cpio archive of it; each boot appends a small one with crust.
-packages=systemd,systemd-sysv,dbus,kmod,iproute2,podman,catatonit,containerd,criu,iptables,nftables,bats,busybox-static,procps,util-linux,libseccomp2
+packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,kmod,iproute2,podman,catatonit,containerd,criu,iptables,nftables,bats,busybox-static,procps,util-linux,libseccomp2
 modules="overlay veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag nf_tables"
 base=$work/base-$(echo "$packages $modules $kver" | md5sum | cut -c1-12).cpio
 if [ ! -f "$base" ]; then
@@ -63,6 +64,9 @@ for t in cgroups systemd lifecycle rootless; do
     bin=$(test_binary "$t")
     [ -x "$bin" ] || { echo "systemd-vm: no test binary $t" >&2; exit 1; }
     install_with_libs "$root" "$bin"
+    # Of the rootless tests, the systemd driver's (the others are the
+    # cgroupfs driver's, run on the host).
+    [ "$t" = rootless ] && bin="$bin:the_systemd_driver"
     tests="$tests $bin"
 done
 mkdir -p "$root$repo/tests" "$root$repo/scripts" "$root$repo/crates/cli" "$root$repo/bench"
@@ -101,24 +105,8 @@ for boot in ${BOOTS:-v2 hybrid}; do
     echo "$boot" > "$root/vm-boot"
     (cd "$root" && find . | cpio -o -H newc --quiet) > "$work/overlay.cpio"
     cat "$base" "$work/overlay.cpio" > "$work/initramfs.cpio"
-    log=$work/tests-$boot.log
-    : > "$log"
-    echo "systemd-vm: booting $kver with systemd ($boot) under QEMU (TCG)"
-    start=$(date +%s)
-    timeout 1800 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 6144 \
-        -kernel "$repo/target/vm/vmlinux" -initrd "$work/initramfs.cpio" \
-        -append "console=ttyS0 rdinit=/init crust_next=/lib/systemd/systemd panic=-1 quiet $extra" \
-        -display none -no-reboot \
-        -serial "file:$work/kernel-$boot.log" -serial "file:$log" || true
-    cat "$log"
-    echo "systemd-vm: $boot: $(( $(date +%s) - start )) s in the VM"
-    s=$(grep -ao 'crust-vm-exit=[0-9]*' "$log" | tail -1 | cut -d= -f2)
-    if [ -z "$s" ]; then
-        echo "systemd-vm: $boot: the tests did not finish; console:" >&2
-        tail -40 "$work/kernel-$boot.log" >&2
-        s=1
-    fi
-    [ "$s" = 0 ] || status=1
+    vm_boot "systemd-vm ($boot)" "$work/initramfs.cpio" 6144 \
+        "crust_next=/lib/systemd/systemd $extra" "$work/tests-$boot.log" || status=1
 done
 [ -n "${KEEP:-}" ] || rm -rf "$root" "$work/overlay.cpio" "$work/initramfs.cpio"
 exit "$status"

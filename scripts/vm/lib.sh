@@ -44,3 +44,29 @@ install_with_libs() {
         cp -L "$lib" "$root$lib"
     done
 }
+
+# vm_boot NAME INITRD MEMORY APPEND OUT: boot Debian's kernel (under
+# target/vm) with INITRD under QEMU (TCG: KVM is not usable here); the
+# console goes to OUT.console, the tests' output (second serial port) to
+# OUT, which is printed. Returns the status the tests reported
+# (`crust-vm-exit=N`), 1 if they never finished.
+vm_boot() {
+    local name=$1 initrd=$2 memory=$3 append=$4 out=$5 start s
+    : > "$out"
+    echo "$name: booting under QEMU (TCG)"
+    start=$(date +%s)
+    timeout 1800 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$memory" \
+        -kernel "$repo/target/vm/vmlinux" -initrd "$initrd" \
+        -append "console=ttyS0 rdinit=/init panic=-1 quiet $append" \
+        -display none -no-reboot \
+        -serial "file:$out.console" -serial "file:$out" || true
+    cat "$out"
+    echo "$name: $(( $(date +%s) - start )) s in the VM"
+    s=$(grep -ao 'crust-vm-exit=[0-9]*' "$out" | tail -1 | cut -d= -f2)
+    if [ -z "$s" ]; then
+        echo "$name: the tests did not finish; console:" >&2
+        tail -40 "$out.console" >&2
+        return 1
+    fi
+    return "$s"
+}

@@ -358,11 +358,15 @@ fn the_systemd_driver_uses_the_users_own_manager() {
         .args(["enable-linger", USER])
         .output()
         .unwrap());
-    ok(&Command::new("systemctl")
-        .arg("start")
-        .arg(format!("user@{}.service", r.uid))
-        .output()
-        .unwrap());
+    let manager = format!("user@{}.service", r.uid);
+    let started = Command::new("systemctl").args(["start", &manager]).output().unwrap();
+    if !started.status.success() {
+        let journal = Command::new("journalctl")
+            .args(["-u", &manager, "--no-pager", "-n", "20"])
+            .output()
+            .unwrap();
+        panic!("{manager}: {}{}", stderr(&started), stdout(&journal));
+    }
     let runtime = format!("/run/user/{}", r.uid);
     let state = r.dir.path().join("state");
     let as_user = |args: &[&str]| {

@@ -43,6 +43,7 @@ fn status(unit: &str) -> i32 {
     Command::new("systemctl")
         .args(["status", unit])
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .status()
         .unwrap()
         .code()

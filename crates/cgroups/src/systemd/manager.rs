@@ -91,12 +91,7 @@ impl Manager {
                 Value::Str("ControlGroup".into()),
             ]);
         let reply = self.conn.call(get).map_err(failed("get ControlGroup"))?;
-        let cg = reply
-            .body
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or("/")
-            .to_string();
+        let cg = first_str(&reply);
         Ok(PathBuf::from(if cg.is_empty() { "/".into() } else { cg }))
     }
 
@@ -222,13 +217,7 @@ impl Manager {
                 reply = again.next().expect("two replies");
             }
         }
-        let reply = reply.map_err(failed(&what))?;
-        let job = reply
-            .body
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let job = first_str(&reply.map_err(failed(&what))?);
         self.wait_job(&job, &what)
     }
 
@@ -266,12 +255,7 @@ impl Manager {
         let stop = replies.into_iter().nth(1).expect("two replies");
         match stop {
             Ok(reply) => {
-                let job = reply
-                    .body
-                    .first()
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
+                let job = first_str(&reply);
                 let result = self.wait_job(&job, &what);
                 if result.is_err() {
                     // Stopped, but failed on the way (a stop timeout): do
@@ -285,6 +269,16 @@ impl Manager {
             Err(e) => Err(failed(&what)(e)),
         }
     }
+}
+
+/// A reply's first value as text (a job's path, a property's value).
+fn first_str(reply: &Message) -> String {
+    reply
+        .body
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn failed(what: &str) -> impl FnOnce(dbus::Error) -> Error + '_ {
