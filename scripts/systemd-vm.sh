@@ -24,10 +24,10 @@ kernel=$repo/target/vm/kernel
 kver=$(ls "$kernel/lib/modules")
 
 # The base image, once per machine: packages only, plus the kernel's
-# modules the engines (overlay) and CRIU (the diag and network modules)
+# modules the engines (overlay), the blkio weights (bfq) and CRIU (the diag and network modules)
 # load. A cpio archive of it; each boot appends a small one with crust.
 packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,kmod,iproute2,podman,catatonit,containerd,criu,iptables,nftables,bats,busybox-static,procps,util-linux,libseccomp2
-modules="overlay veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag nf_tables"
+modules="overlay bfq veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag nf_tables"
 base=$work/base-$(echo "$packages $modules $kver" | md5sum | cut -c1-12).cpio
 if [ ! -f "$base" ]; then
     echo "systemd-vm: building the bookworm root filesystem (mmdebstrap, once)"

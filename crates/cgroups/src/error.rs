@@ -63,7 +63,7 @@ impl Error {
         move |errno| Error::Io { op, path, errno }
     }
 
-    pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Error {
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Error {
         Error::Invalid {
             field: field.into(),
             detail: detail.into(),

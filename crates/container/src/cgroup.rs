@@ -22,6 +22,14 @@ pub(crate) fn plan(spec: &Spec, id: &str, systemd: bool) -> Result<Cgroup> {
         return Ok(Cgroup::for_container(&layout, path, id)?);
     }
     let user = !rustix::process::geteuid().is_root();
+    if user && !layout.v1.is_empty() {
+        return Err(cgroups::Error::invalid(
+            "--systemd-cgroup",
+            "a user's systemd manager can delegate only cgroup v2, and this host has v1 \
+             hierarchies (runc refuses this too); run as root, or on a cgroup v2 host",
+        )
+        .into());
+    }
     let unit = Unit::from_cgroups_path(path.map(|p| p.to_string_lossy()).as_deref(), id, user)?;
     let root = if user {
         Manager::connect(true)?.root_cgroup()?

@@ -38,10 +38,17 @@ pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<()> {
             Err(Error::NotRunning { id: id.into() })
         };
     };
-    sys::signal::pidfd_send(&init, signal).map_err(|e| match e {
-        rustix::io::Errno::SRCH => Error::NotRunning { id: id.into() },
-        e => Error::sys(format!("send signal {signal} to container {id:?}"))(e),
-    })
+    match sys::signal::pidfd_send(&init, signal) {
+        Ok(()) => Ok(()),
+        // With --all, the init may exit of what the others' deaths did
+        // (a shell waiting for them) before its own signal: it is gone,
+        // which is what was asked.
+        Err(rustix::io::Errno::SRCH) if everyone => Ok(()),
+        Err(rustix::io::Errno::SRCH) => Err(Error::NotRunning { id: id.into() }),
+        Err(e) => Err(Error::sys(format!(
+            "send signal {signal} to container {id:?}"
+        ))(e)),
+    }
 }
 
 /// Stop the container: SIGKILL to every process in it, the init last.
