@@ -28,7 +28,8 @@ kver=$(ls "$kernel/lib/modules")
 # load. A cpio archive of it; each boot appends a small one with crust.
 packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,kmod,iproute2,podman,catatonit,containerd,criu,iptables,nftables,bats,busybox-static,procps,util-linux,libseccomp2
 modules="overlay bfq veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag nf_tables"
-base=$work/base-$(echo "$packages $modules $kver" | md5sum | cut -c1-12).cpio
+# The key changes with what goes in (bump the 2 when the recipe changes).
+base=$work/base-$(echo "2 $packages $modules $kver" | md5sum | cut -c1-12).cpio
 if [ ! -f "$base" ]; then
     echo "systemd-vm: building the bookworm root filesystem (mmdebstrap, once)"
     rm -rf "$work/rootfs" "$work"/base-*.cpio
@@ -37,7 +38,9 @@ if [ ! -f "$base" ]; then
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         bookworm "$work/rootfs" http://deb.debian.org/debian
     depmod -b "$kernel" "$kver"
-    for ko in $(modprobe -d "$kernel" -S "$kver" --show-depends $modules | awk '$1 == "insmod" {print $2}' | sort -u); do
+    # One module per modprobe: further names would be taken as parameters.
+    for ko in $(for m in $modules; do modprobe -d "$kernel" -S "$kver" --show-depends "$m"; done |
+        awk '$1 == "insmod" {print $2}' | sort -u); do
         rel=${ko#"$kernel"}
         mkdir -p "$work/rootfs$(dirname "$rel")"
         cp "$ko" "$work/rootfs$rel"
