@@ -76,6 +76,10 @@ mkdir -p "$root$repo/tests" "$root$repo/scripts" "$root$repo/crates/cli" "$root$
 cp bench/systemd.sh "$root$repo/bench/"
 cp -r tests/engines tests/fixtures "$root$repo/tests/"
 cp scripts/make-rootfs.sh "$root$repo/scripts/"
+# The checkout's part goes aside: systemd empties /tmp at boot, where a
+# checkout may be; the unit binds it back at its path.
+mkdir -p "$root/crust-checkout$(dirname "$repo")"
+mv "$root$repo" "$root/crust-checkout$repo"
 cp scripts/vm/init "$root/init"
 cp scripts/vm/systemd-tests "$root/crust-vm-tests"
 cat > "$root/etc/systemd/system/crust-tests.service" <<UNIT
