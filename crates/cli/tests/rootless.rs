@@ -402,6 +402,26 @@ fn the_systemd_driver_uses_the_users_own_manager() {
         assert!(!state.join("c1").exists());
         return;
     }
+    // The manager answers once it is running (`systemctl start` returns
+    // before its private socket serves: the first call timed out there).
+    let ready = Command::new("setpriv")
+        .args([
+            format!("--reuid={}", r.uid),
+            format!("--regid={}", r.gid),
+            "--clear-groups".into(),
+        ])
+        .args([
+            "timeout",
+            "60",
+            "systemctl",
+            "--user",
+            "is-system-running",
+            "--wait",
+        ])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .output()
+        .unwrap();
+    eprintln!("user manager: {}", stdout(&ready).trim());
     ok(&as_user(&["run", "-d", "c1"]));
     let st: Value = serde_json::from_slice(&as_user(&["state", "c1"]).stdout).unwrap();
     let pid = st["pid"].as_i64().unwrap();
