@@ -51,6 +51,26 @@ pub(crate) fn write_file(path: &Path, value: &str) -> std::result::Result<(), Er
         .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
 }
 
+/// One node per hierarchy of `layout` (v1 ones first), each at the
+/// directory `place` gives, with whether it existed before.
+fn nodes(
+    layout: &Layout,
+    place: impl Fn(&crate::layout::Hierarchy) -> (bool, PathBuf),
+) -> Vec<Node> {
+    let node = |version, h: &crate::layout::Hierarchy| {
+        let (existed, dir) = place(h);
+        Node {
+            version,
+            controllers: h.controllers.clone(),
+            dir,
+            existed,
+        }
+    };
+    let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
+    nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
+    nodes
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::Io {
         op: "read".into(),
@@ -63,17 +83,10 @@ impl Cgroup {
     /// Where the container's cgroup goes on a host with `layout`.
     pub fn for_container(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         let (inner, absolute) = crate::path::inner(cgroups_path, id)?;
-        let node = |version, h: &crate::layout::Hierarchy| {
+        let nodes = nodes(layout, |h| {
             let dir = crate::path::in_hierarchy(&h.mount, &h.own, &inner, absolute);
-            Node {
-                version,
-                controllers: h.controllers.clone(),
-                existed: dir.exists(),
-                dir,
-            }
-        };
-        let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
-        nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
+            (dir.exists(), dir)
+        });
         Ok(Cgroup { nodes, unit: None })
     }
 
@@ -81,16 +94,8 @@ impl Cgroup {
     /// its manager's `root` (`/` for the system's).
     pub fn for_unit(layout: &Layout, unit: Unit, root: &Path) -> Cgroup {
         let inner = root.strip_prefix("/").unwrap_or(root).join(unit.cgroup());
-        let node = |version, h: &crate::layout::Hierarchy| Node {
-            version,
-            controllers: h.controllers.clone(),
-            dir: h.mount.join(&inner),
-            existed: false,
-        };
-        let mut nodes: Vec<Node> = layout.v1.iter().map(|h| node(Version::V1, h)).collect();
-        nodes.extend(layout.unified.iter().map(|h| node(Version::V2, h)));
         Cgroup {
-            nodes,
+            nodes: nodes(layout, |h| (false, h.mount.join(&inner))),
             unit: Some(unit),
         }
     }

@@ -62,7 +62,7 @@ fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 1 {
+        if b[i] == b'%' {
             if let Some(byte) = s
                 .get(i + 1..i + 3)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -96,7 +96,6 @@ impl Connection {
             None => UnixStream::connect(path),
         }
         .map_err(connect_error)?;
-        stream.set_read_timeout(Some(timeout))?;
         let uid = rustix::process::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         let mut conn = Connection {
