@@ -9,8 +9,15 @@
 # boot, bench/systemd.sh against runc's and crun's systemd drivers; then
 # it powers off.
 #
+# The checkpoint tests (tests/checkpoint.rs: CRIU works on this kernel,
+# not on the host's) run in each boot with the systemd driver and again
+# with cgroupfs; podman's and containerd's checkpoints are in the engine
+# suite.
+#
 #   scripts/systemd-vm.sh              both boots
 #   BOOTS=v2 scripts/systemd-vm.sh     one (v2 or hybrid)
+#   VM_TESTS="checkpoint" ...          only these test binaries
+#   VM_ENGINES=0 VM_BENCH=0 ...        without the engine suite, the bench
 #   KEEP=1 ...                         keep the per-boot initramfs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,7 +71,7 @@ release=$repo/target/x86_64-unknown-linux-gnu/release/crust
 [ -x "$release" ] && install_with_libs "$root" "$release"
 # (tests/rootless.rs' test of a user's manager is not here yet: its first
 # call to a just-started user manager timed out in 2 of 3 boots.)
-for t in cgroups systemd lifecycle; do
+for t in ${VM_TESTS:-cgroups systemd lifecycle checkpoint}; do
     bin=$(test_binary "$t")
     [ -x "$bin" ] || { echo "systemd-vm: no test binary $t" >&2; exit 1; }
     install_with_libs "$root" "$bin"
@@ -98,6 +105,9 @@ TARGET_TMPDIR=$repo/target/tmp
 REPO=$repo
 CRUST=$crust
 CRUST_RELEASE=$release
+CGROUPFS_TESTS="$(for t in $tests; do case $t in */checkpoint-*) echo "$t" ;; esac; done)"
+VM_ENGINES=${VM_ENGINES:-1}
+VM_BENCH=${VM_BENCH:-1}
 ENV
 
 status=0

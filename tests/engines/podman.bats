@@ -184,3 +184,24 @@ teardown() {
     run -127 podman_ run --rm --network none "$IMAGE" /no/such/binary
     [[ "$output" == *"/no/such/binary"* ]]
 }
+
+@test "container checkpoint and restore: the process goes on from its memory" {
+    requires_criu
+    # The count lives in the shell's memory; the file only shows it.
+    id=$(podman_ run -d --network none "$IMAGE" sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done')
+    sleep 2
+    podman_ container checkpoint "$id"
+    [ "$(podman_ inspect "$id" --format '{{.State.Status}}')" = exited ]
+    before=$(podman_ mount "$id" >/dev/null; cat "$(podman_ mount "$id")/tmp/n")
+    podman_ umount "$id" >/dev/null
+    [ "$before" -ge 10 ]
+    podman_ container restore "$id"
+    [ "$(podman_ inspect "$id" --format '{{.State.Status}}')" = running ]
+    sleep 1
+    after=$(podman_ exec "$id" cat /tmp/n)
+    # A fresh start would count from 1 again.
+    [ "$after" -gt "$before" ]
+    "$RUNTIME" state "$id" | grep -q '"status": "running"'
+    podman_ rm -f -t 0 "$id"
+    [ -z "$(cgroup_dirs_of "$id")" ]
+}

@@ -20,6 +20,15 @@ enum Freezer {
 }
 
 impl Cgroup {
+    /// The directory whose freezer stops the whole container, and its
+    /// hierarchy's version (CRIU freezes the tree there before a dump).
+    pub fn freezer_dir(&self) -> Option<(Version, PathBuf)> {
+        match self.freezer()? {
+            Freezer::V1(dir) => Some((Version::V1, dir)),
+            Freezer::V2(dir) => Some((Version::V2, dir)),
+        }
+    }
+
     fn freezer(&self) -> Option<Freezer> {
         // On v2 the freezer is core (`cgroup.freeze`), not a controller.
         match self.locate("freezer") {

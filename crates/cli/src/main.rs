@@ -47,8 +47,7 @@ pub struct Global {
     /// unit (linux.cgroupsPath is slice:prefix:name)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Path to the criu binary, for checkpoint and restore (runc's flag;
-    /// crust has neither command yet)
+    /// Path to the criu binary, for checkpoint and restore
     #[arg(long, global = true, value_name = "PATH", default_value = "criu")]
     criu: PathBuf,
     /// Ignore cgroup permission errors (true, false or auto); accepted for

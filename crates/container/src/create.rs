@@ -107,7 +107,7 @@ pub fn create(opts: &CreateOptions<'_>) -> Result<Created> {
     }
 }
 
-fn checked_rootfs(path: &Path) -> Result<PathBuf> {
+pub(crate) fn checked_rootfs(path: &Path) -> Result<PathBuf> {
     let rootfs = std::fs::canonicalize(path).map_err(Error::io("root.path: open rootfs", path))?;
     if !rootfs.is_dir() {
         return Err(Error::Config {

@@ -55,6 +55,17 @@ pub enum Error {
     /// A setting or combination crust does not implement (yet).
     #[error("{0}")]
     Unsupported(String),
+    /// A command-line flag whose value cannot be used.
+    #[error("{flag}: {detail}")]
+    Flag { flag: String, detail: String },
+    /// CRIU missing, too old or failing; `last` is the error line of its
+    /// log that says why, quoted last (the root cause).
+    #[error("{what}{}", criu_log(.log.as_deref(), .last.as_deref()))]
+    Criu {
+        what: String,
+        log: Option<PathBuf>,
+        last: Option<String>,
+    },
     /// Terminal and console-socket options that do not fit together.
     #[error("{0}")]
     ConsoleRule(&'static str),
@@ -123,6 +134,14 @@ impl Error {
             op,
             errno: e.into(),
         }
+    }
+}
+
+fn criu_log(log: Option<&std::path::Path>, last: Option<&str>) -> String {
+    match (log, last) {
+        (Some(log), Some(last)) => format!("; CRIU's log {log:?} says: {last}"),
+        (Some(log), None) => format!("; see CRIU's log {log:?}"),
+        (None, _) => String::new(),
     }
 }
 

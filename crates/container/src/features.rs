@@ -41,7 +41,7 @@ pub fn features() -> Value {
         "potentiallyUnsafeConfigAnnotations": [],
         "annotations": {
             "org.crust.version": env!("CARGO_PKG_VERSION"),
-            "org.crust.checkpoint.enabled": "false",
+            "org.crust.checkpoint.enabled": "true",
             "io.github.seccomp.libseccomp.version": init::seccomp::library_version(),
             "org.crust.cgroup.layout": cgroups::Layout::probe().map_or("none", |l| l.name())
         }

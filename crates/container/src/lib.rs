@@ -3,8 +3,10 @@
 #![forbid(unsafe_code)]
 
 mod cgroup;
+mod checkpoint;
 pub mod config;
 pub mod console;
+mod cr;
 pub(crate) mod create;
 mod delete;
 pub mod error;
@@ -26,6 +28,7 @@ mod pause;
 mod pidfd_socket;
 mod procinfo;
 pub mod ps;
+mod restore;
 mod run;
 mod seccomp_agent;
 mod seccomp_cache;
@@ -43,12 +46,15 @@ mod userns;
 #[cfg(test)]
 mod test_util;
 
+pub use checkpoint::checkpoint;
+pub use cr::{parse_cgroups_mode, parse_empty_ns, CriuOptions};
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use error::{Error, Result};
 pub use info::{list, state, state_of, ContainerState};
 pub use kill::kill;
 pub use pause::{pause, resume};
+pub use restore::{restore, RestoreOptions, Restored};
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release_created, start};
 pub use update::update;

@@ -50,6 +50,7 @@ pub use protocol::{Channel, ChannelError, Message};
 pub use rootfs::destination_inside as mount_destination_inside;
 pub use rootfs::idmap;
 pub use rootfs::key_path as sysctl_key_path;
+pub use rootfs::{prepare_for_restore, resolved_destination};
 pub use scheduling::parse_cpu_list;
 
 /// Everything the child needs, prepared by the parent before the fork.

@@ -89,3 +89,34 @@ pub fn reserve_preserved_range(count: u32) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// Give `fds` the numbers `first`, `first + 1`, … in that order, inherited
+/// across `execve` (not close-on-exec): what a child does just before it
+/// runs a program that expects descriptors at fixed numbers (`criu swrk
+/// 3`). Whatever held those numbers before is replaced.
+pub fn renumber(fds: Vec<std::os::fd::OwnedFd>, first: i32) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let count = i32::try_from(fds.len()).map_err(|_| Errno::INVAL)?;
+    // Out of the target range first, so that no source is overwritten
+    // before it is copied.
+    let high = first.saturating_add(count).max(3);
+    let moved = fds
+        .iter()
+        .map(|fd| rustix::io::fcntl_dupfd_cloexec(fd, high))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(fds);
+    for (i, fd) in moved.iter().enumerate() {
+        let target = first + i32::try_from(i).map_err(|_| Errno::INVAL)?;
+        // SAFETY: dup2 takes two descriptor numbers; `fd` is open, and
+        // `target` is a number the caller hands over to the program it is
+        // about to exec (any descriptor there is replaced on purpose).
+        if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+            return Err(Errno::from_raw_os_error(
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            ));
+        }
+    }
+    // The copies above the range go; the renumbered ones stay.
+    drop(moved);
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand: parse its flags, call the `container` crate,
 //! print what runc prints.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -10,6 +11,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -50,6 +52,10 @@ pub enum Command {
     Update(Box<update::Args>),
     /// Print a container's resource usage and OOM events
     Events(events::Args),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(Box<checkpoint::Args>),
+    /// Restore a container from a previous checkpoint (CRIU)
+    Restore(Box<restore::Args>),
 }
 
 impl Command {
@@ -71,6 +77,8 @@ impl Command {
             Command::Resume(a) => a.resume(g),
             Command::Update(a) => a.run(g),
             Command::Events(a) => a.run(g),
+            Command::Checkpoint(a) => a.run(g),
+            Command::Restore(a) => a.run(g),
         }
     }
 }

@@ -30,8 +30,10 @@ mod inroot;
 mod mounts;
 mod paths;
 mod pivot;
+mod restore;
 mod sysctl;
 
+pub use restore::{prepare_for_restore, resolved_destination};
 pub use sysctl::key_path;
 
 use std::os::fd::{AsFd, OwnedFd};
