@@ -33,7 +33,7 @@ kver=$(ls "$kernel/lib/modules")
 # modules the engines (overlay), the blkio weights (bfq) and CRIU (the diag and network modules)
 # load. A cpio archive of it; each boot appends a small one with crust.
 packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,uidmap,kmod,iproute2,podman,catatonit,containerd,criu,iptables,nftables,bats,busybox-static,procps,util-linux,libseccomp2
-modules="overlay bfq veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag nf_tables"
+modules="overlay bfq veth tun inet_diag unix_diag netlink_diag tcp_diag udp_diag raw_diag af_packet_diag xt_mark nf_conntrack_netlink nf_tables"
 # The key changes with what goes in (bump the 2 when the recipe changes).
 base=$work/base-$(echo "2 $packages $modules $kver" | md5sum | cut -c1-12).cpio
 if [ ! -f "$base" ]; then
@@ -71,11 +71,13 @@ release=$repo/target/x86_64-unknown-linux-gnu/release/crust
 [ -x "$release" ] && install_with_libs "$root" "$release"
 # (tests/rootless.rs' test of a user's manager is not here yet: its first
 # call to a just-started user manager timed out in 2 of 3 boots.)
+# Each entry: a test binary's name, or NAME:FILTER for some of its tests.
 for t in ${VM_TESTS:-cgroups systemd lifecycle checkpoint}; do
-    bin=$(test_binary "$t")
-    [ -x "$bin" ] || { echo "systemd-vm: no test binary $t" >&2; exit 1; }
+    name=${t%%:*}
+    bin=$(test_binary "$name")
+    [ -x "$bin" ] || { echo "systemd-vm: no test binary $name" >&2; exit 1; }
     install_with_libs "$root" "$bin"
-    tests="$tests $bin"
+    tests="$tests $bin${t#"$name"}"
 done
 mkdir -p "$root$repo/tests" "$root$repo/scripts" "$root$repo/crates/cli" "$root$repo/bench"
 cp bench/systemd.sh "$root$repo/bench/"

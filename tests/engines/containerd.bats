@@ -22,6 +22,18 @@ runtime_for() {
     fi
 }
 
+# SIGKILL task $1, wait until containerd sees it stopped, delete it and
+# its container.
+stop_and_delete() {
+    ctr_ task kill -s KILL "$1"
+    for _ in $(seq 50); do
+        ctr_ task ls | grep -q "^$1 .*STOPPED" && break
+        sleep 0.1
+    done
+    ctr_ task delete "$1"
+    ctr_ containers delete "$1"
+}
+
 setup_file() {
     engines_setup
     mkdir -p "$CTD"
@@ -80,13 +92,7 @@ teardown_file() {
     [ "$status" -eq 0 ]
     [[ "$output" == *memory* ]]
     pid=$(ctr_ task ls | awk '$1 == "t-life" {print $2}')
-    ctr_ task kill -s KILL t-life
-    for _ in $(seq 50); do
-        ctr_ task ls | grep -q "t-life.*STOPPED" && break
-        sleep 0.1
-    done
-    ctr_ task delete t-life
-    ctr_ containers delete t-life
+    stop_and_delete t-life
     [ ! -e "/proc/$pid" ]
     run ctr_ task ls -q
     [ -z "$output" ]
@@ -130,4 +136,25 @@ teardown_file() {
     ctr_ containers delete t-exit
     ! grep -q "unknown error after kill" "$CTD/log"
     ! grep -qi "failed to kill" "$CTD/log"
+}
+
+@test "containerd: container checkpoint --task, then restore --live into a new container" {
+    requires_criu
+    # The count lives in the shell's memory; the file only shows it.
+    ctr_ run -d $(runtime_for t-ckpt) "$IMAGE" t-ckpt \
+        sh -c 'i=0; while true; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
+    sleep 3
+    before=$(ctr_ task exec --exec-id e1 t-ckpt cat /tmp/n)
+    [ "$before" -ge 10 ]
+    ctr_ containers checkpoint --task t-ckpt localhost/crust-ckpt:test
+    stop_and_delete t-ckpt
+    ctr_ containers restore --live localhost/crust-ckpt:test t-ckpt2
+    run ctr_ task ls
+    [[ "$output" == *"t-ckpt2"*"RUNNING"* ]]
+    sleep 1
+    after=$(ctr_ task exec --exec-id e2 t-ckpt2 cat /tmp/n)
+    # A fresh start would count from 1 again.
+    [ "$after" -gt "$before" ]
+    stop_and_delete t-ckpt2
+    ctr_ images rm localhost/crust-ckpt:test >/dev/null
 }

@@ -360,7 +360,7 @@ fn binds_and_tmpfs_come_back_nested_binds_included() {
     // The nested mount point inside the outer bind's source goes: the
     // restore makes it again (runc#2748).
     std::fs::remove_dir_all(outer.join("in")).unwrap();
-    std::fs::write(nested.join("later"), "host").unwrap();
+    std::fs::write(nested.join("later"), "host\n").unwrap();
     let mut second = Pipes::new();
     ok(
         &second.crust(b, &["restore", "-d", "--image-path", path(&images), "m1"]),

@@ -761,3 +761,36 @@ fn a_script_with_a_missing_interpreter_fails_at_create() {
     std::fs::write(&script, "#!/bin/sh\necho ran\n").unwrap();
     assert_eq!(b.output_of("c2"), "ran\n");
 }
+
+/// As runc does for every process it starts, the init and each exec'd
+/// process lead a session of their own, inside the container's pid
+/// namespace (CRIU refuses to dump a tree whose session leader is outside
+/// it).
+#[test]
+fn the_init_and_exec_processes_lead_their_own_sessions() {
+    let b = Bundle::new("sleep 1000");
+    let out = b.crust(&["run", "-d", "s1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The exec'd shell's session is its own pid (0 would be a session
+    // outside the namespace).
+    let out = b.crust(&[
+        "exec",
+        "s1",
+        "sh",
+        "-c",
+        "echo $$; cut -d' ' -f6 /proc/$$/stat",
+    ]);
+    let v: Vec<String> = stdout(&out)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert_eq!(v[0], v[1], "the exec'd shell does not lead its session");
+    let out = b.crust(&["exec", "s1", "cut", "-d ", "-f6", "/proc/1/stat"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "1",
+        "the init does not lead its session"
+    );
+    let _ = b.crust(&["delete", "-f", "s1"]);
+}

@@ -112,7 +112,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CriuOptions) -> Result<()> {
     } else {
         "criu dump"
     };
-    let mut swrk = Swrk::start(::criu::Child::new(&opts.binary), || Ok(()))
+    let mut swrk = Swrk::start(::criu::Child::new(&opts.binary))
         .map_err(|e| criu.failed(what, LOG_FILE, e))?;
     let done = swrk.call(&req, &mut |note| {
         if note.script == "status-ready" {

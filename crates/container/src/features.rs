@@ -65,5 +65,6 @@ mod tests {
         assert_eq!(f["ociVersionMax"], SPEC_VERSION);
         assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
         assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
+        assert_eq!(f["annotations"]["org.crust.checkpoint.enabled"], "true");
     }
 }

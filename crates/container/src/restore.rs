@@ -67,6 +67,14 @@ pub fn restore(opts: &RestoreOptions<'_>) -> Result<Restored> {
             "--lsm-profile and --lsm-mount-context",
         )?;
     }
+    // The restore runs in a mount namespace of its own (a slave of the
+    // host's): the rootfs bound for CRIU, and the mounts CRIU makes in its
+    // work directory, never reach the host's mount table. Before the
+    // image and work directories are opened: CRIU makes its cgroup yard
+    // in the work directory it reaches through crust's descriptor, which
+    // must be a mount of that namespace.
+    sys::ns::unshare_namespaces(libc::CLONE_NEWNS as u64)
+        .map_err(Error::sys("unshare a mount namespace for the restore"))?;
     let images = cr::open_dir(&opts.criu.image_path, "--image-path", false)?;
     let descriptors = read_descriptors(&opts.criu.image_path)?;
     let dir = StateDir::create(opts.root, opts.id)?;
@@ -153,6 +161,8 @@ impl Setup<'_> {
         let restored = std::fs::create_dir(&criu_root)
             .map_err(Error::io("create", &criu_root))
             .and_then(|()| self.restore(dir, &mut state, images, descriptors, &criu_root));
+        // Bound in this process's own mount namespace only.
+        let _ = rustix::mount::unmount(&criu_root, rustix::mount::UnmountFlags::DETACH);
         let _ = std::fs::remove_dir(&criu_root);
         match restored {
             Ok((init, master)) => Ok((state, init, master)),
@@ -213,14 +223,9 @@ impl Setup<'_> {
             cgroup: unified.as_ref().map(|f| f.as_fd()),
             sigmask: Some(&self.opts.sigmask),
         };
-        let (spec, bundle, rootfs) = (self.spec, self.bundle, self.rootfs);
-        let prepare = || {
-            sys::ns::unshare_namespaces(libc::CLONE_NEWNS as u64)
-                .map_err(|e| format!("unshare the mount namespace: {e}"))?;
-            init::prepare_for_restore(spec, bundle, rootfs, criu_root).map_err(|e| e.to_string())
-        };
-        let mut swrk = Swrk::start(child, prepare)
-            .map_err(|e| self.criu.failed("criu restore", LOG_FILE, e))?;
+        init::prepare_for_restore(self.spec, self.bundle, self.rootfs, criu_root)?;
+        let mut swrk =
+            Swrk::start(child).map_err(|e| self.criu.failed("criu restore", LOG_FILE, e))?;
         let criu_pid = swrk.pid();
         if let Some(cgroup) = &state.cgroup {
             match cgroup.unit {

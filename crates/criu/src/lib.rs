@@ -4,8 +4,8 @@
 //! and kernel features crust needs asked of CRIU itself.
 //!
 //! The process model is crust's: the caller is single-threaded when
-//! [`Swrk::start`] forks, and the child runs the caller's preparation
-//! (a mount namespace of its own, for a restore) before it execs CRIU.
+//! [`Swrk::start`] forks, and the child sets its descriptors up with
+//! ordinary Rust before it execs CRIU.
 
 mod error;
 pub mod rpc;

@@ -75,10 +75,10 @@ pub struct Swrk {
 }
 
 impl Swrk {
-    /// Fork, run `prepare` in the child, and exec `criu swrk 3` there.
-    /// The caller must be single-threaded (see `sys::clone::clone3`).
-    /// An error in `prepare` or in the exec comes back from here.
-    pub fn start(child: Child<'_>, prepare: impl FnOnce() -> Result<(), String>) -> Result<Swrk> {
+    /// Fork and exec `criu swrk 3` in the child, its descriptors set up.
+    /// The caller must be single-threaded (see `sys::clone::clone3`). An
+    /// error in the child before or in the exec comes back from here.
+    pub fn start(child: Child<'_>) -> Result<Swrk> {
         let binary = find(child.binary)?;
         let start_err = |step: &str| {
             let step = step.to_string();
@@ -111,7 +111,7 @@ impl Swrk {
             Forked::Child => {
                 drop(ours);
                 drop(report_read);
-                in_child(&child, theirs, report_write, prepare, &binary, &args, &env)
+                in_child(&child, theirs, report_write, &binary, &args, &env)
             }
             Forked::Parent { pid, pidfd } => {
                 drop(theirs);
@@ -202,7 +202,7 @@ impl Swrk {
 
     /// Ask CRIU its version (a `criu swrk` of its own, as runc does).
     pub fn version(binary: &Path) -> Result<Version> {
-        let mut swrk = Swrk::start(Child::new(binary), || Ok(()))?;
+        let mut swrk = Swrk::start(Child::new(binary))?;
         let req = Req {
             r#type: ReqType::Version as i32,
             ..Req::default()
@@ -223,7 +223,7 @@ impl Swrk {
 
     /// Which of `wanted` this CRIU and kernel have (`FEATURE_CHECK`).
     pub fn features(binary: &Path, wanted: Features) -> Result<Features> {
-        let mut swrk = Swrk::start(Child::new(binary), || Ok(()))?;
+        let mut swrk = Swrk::start(Child::new(binary))?;
         let req = Req {
             r#type: ReqType::FeatureCheck as i32,
             features: Some(wanted),
@@ -327,7 +327,6 @@ fn in_child(
     child: &Child<'_>,
     socket: OwnedFd,
     report: OwnedFd,
-    prepare: impl FnOnce() -> Result<(), String>,
     binary: &CString,
     args: &[CString],
     env: &[CString],
@@ -339,7 +338,6 @@ fn in_child(
             sys::signal::reset_dispositions();
             sys::signal::restore(mask).map_err(errno("restore the signal mask"))?;
         }
-        prepare().map_err(|detail| (0, detail))?;
         if let Some([i, o, e]) = child.stdio {
             rustix::stdio::dup2_stdin(i).map_err(errno("stdin"))?;
             rustix::stdio::dup2_stdout(o).map_err(errno("stdout"))?;

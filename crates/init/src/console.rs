@@ -107,10 +107,9 @@ fn bind_dev_console(peer: &OwnedFd) -> Result<(), InitError> {
     .map_err(err("bind the pty onto /dev/console"))
 }
 
-/// A new session whose controlling terminal is the peer, on stdin, stdout
-/// and stderr.
+/// The peer as the controlling terminal of the process's session (made by
+/// `become_process`), on stdin, stdout and stderr.
 fn make_controlling_terminal(peer: OwnedFd) -> Result<(), InitError> {
-    rustix::process::setsid().map_err(err("setsid"))?;
     rustix::process::ioctl_tiocsctty(&peer)
         .map_err(err("make the pty the controlling terminal"))?;
     rustix::stdio::dup2_stdin(&peer).map_err(err("dup the pty onto stdin"))?;

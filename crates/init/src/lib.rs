@@ -50,7 +50,9 @@ pub use protocol::{Channel, ChannelError, Message};
 pub use rootfs::destination_inside as mount_destination_inside;
 pub use rootfs::idmap;
 pub use rootfs::key_path as sysctl_key_path;
-pub use rootfs::{prepare_for_restore, resolved_destination};
+pub use rootfs::{
+    is_bind as is_bind_mount, prepare_for_restore, resolved_destination, DEFAULT_DEVICES,
+};
 pub use scheduling::parse_cpu_list;
 
 /// Everything the child needs, prepared by the parent before the fork.
@@ -429,6 +431,14 @@ pub(crate) fn become_process(
         Some(cpus) => scheduling::set_affinity(cpus, "process.execCPUAffinity.initial")?,
         None => scheduling::reset_affinity()?,
     }
+    // A session of its own, as runc's every process gets (nsexec's
+    // setsid): its session and process group are inside its pid namespace,
+    // which CRIU requires of the tree it dumps, and a terminal becomes the
+    // controlling one of this session.
+    rustix::process::setsid().map_err(|e| InitError::Process {
+        op: "setsid".into(),
+        errno: e.into(),
+    })?;
     if let Some(socket) = console_socket {
         console::setup(socket, proc)?;
     }

@@ -120,6 +120,74 @@ fn page_server(value: &str) -> anyhow::Result<(String, i32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    /// Every flag of runc 1.5's `checkpoint` and `restore`, as engines
+    /// pass them.
+    #[test]
+    fn runcs_flags_parse() {
+        let checkpoint = [
+            "crust",
+            "checkpoint",
+            "--image-path",
+            "i",
+            "--work-path",
+            "w",
+            "--parent-path",
+            "p",
+            "--leave-running",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--lazy-pages",
+            "--status-fd",
+            "5",
+            "--page-server",
+            "1.2.3.4:5",
+            "--file-locks",
+            "--pre-dump",
+            "--manage-cgroups-mode",
+            "soft",
+            "--empty-ns",
+            "network",
+            "--auto-dedup",
+            "id",
+        ];
+        crate::Cli::try_parse_from(checkpoint).unwrap();
+        let restore = [
+            "crust",
+            "restore",
+            "--console-socket",
+            "s",
+            "--image-path",
+            "i",
+            "--work-path",
+            "w",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--file-locks",
+            "--manage-cgroups-mode",
+            "ignore",
+            "--bundle",
+            "b",
+            "-d",
+            "--pid-file",
+            "f",
+            "--no-subreaper",
+            "--no-pivot",
+            "--empty-ns",
+            "network",
+            "--auto-dedup",
+            "--lazy-pages",
+            "--lsm-profile",
+            "apparmor:x",
+            "--lsm-mount-context",
+            "c",
+            "id",
+        ];
+        crate::Cli::try_parse_from(restore).unwrap();
+    }
 
     #[test]
     fn page_servers_are_address_and_port() {

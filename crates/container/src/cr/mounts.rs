@@ -9,17 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use criu::rpc::ExtMountMap;
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
-
-/// The devices every container gets (crust's init makes or binds them).
-const DEFAULT_DEVICES: [&str; 6] = [
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/tty",
-];
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
@@ -29,15 +19,6 @@ const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 struct External {
     destination: PathBuf,
     source: PathBuf,
-}
-
-fn is_bind(m: &Mount) -> bool {
-    m.typ().as_deref() == Some("bind")
-        || m.options()
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .any(|o| o == "bind" || o == "rbind")
 }
 
 /// The external mounts of `spec`, with `root_dir` the container's root
@@ -55,7 +36,7 @@ fn externals(
     let mut out = Vec::new();
     for m in spec.mounts().as_deref().unwrap_or_default() {
         let destination = init::mount_destination_inside(rootfs, m.destination());
-        if is_bind(m) {
+        if init::is_bind_mount(m) {
             let source = m.source().clone().unwrap_or_default();
             out.push(External {
                 destination: init::resolved_destination(root_dir, &destination),
@@ -74,10 +55,11 @@ fn externals(
         .as_ref()
         .and_then(|l| l.devices().clone())
         .unwrap_or_default();
-    let device_paths = devices
-        .iter()
-        .map(|d| d.path().clone())
-        .chain(DEFAULT_DEVICES.iter().map(PathBuf::from));
+    let device_paths = devices.iter().map(|d| d.path().clone()).chain(
+        init::DEFAULT_DEVICES
+            .iter()
+            .map(|(p, _, _)| PathBuf::from(p)),
+    );
     for path in device_paths {
         if !out.iter().any(|e| e.destination == path) {
             out.push(External {

@@ -15,7 +15,7 @@ use super::Rootfs;
 use crate::error::InitError;
 
 /// The devices runc creates in every container: (path, major, minor).
-const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
+pub const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
     ("/dev/null", 1, 3),
     ("/dev/zero", 1, 5),
     ("/dev/full", 1, 7),

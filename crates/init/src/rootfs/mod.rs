@@ -33,7 +33,8 @@ mod pivot;
 mod restore;
 mod sysctl;
 
-pub use restore::{prepare_for_restore, resolved_destination};
+pub use devices::DEFAULT_DEVICES;
+pub use restore::{is_bind, prepare_for_restore, resolved_destination};
 pub use sysctl::key_path;
 
 use std::os::fd::{AsFd, OwnedFd};

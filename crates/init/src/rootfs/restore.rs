@@ -115,7 +115,8 @@ pub fn prepare_for_restore(
         .map_err(|e| super::rootfs_error(&format!("bind the rootfs onto {criu_root:?}"), e))
 }
 
-fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
+/// Whether a `mounts[]` entry is a bind mount (by its type or options).
+pub fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
     m.typ().as_deref() == Some("bind")
         || m.options()
             .as_deref()
