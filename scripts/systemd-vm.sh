@@ -69,10 +69,8 @@ install_with_libs "$root" "$crust"
 # The release build, when there is one, for bench/systemd.sh.
 release=$repo/target/x86_64-unknown-linux-gnu/release/crust
 [ -x "$release" ] && install_with_libs "$root" "$release"
-# (tests/rootless.rs' test of a user's manager is not here yet: its first
-# call to a just-started user manager timed out in 2 of 3 boots.)
 # Each entry: a test binary's name, or NAME:FILTER for some of its tests.
-for t in ${VM_TESTS:-cgroups systemd lifecycle checkpoint}; do
+for t in ${VM_TESTS:-cgroups systemd lifecycle checkpoint rootless:the_systemd_driver_uses_the_users_own_manager}; do
     name=${t%%:*}
     bin=$(test_binary "$name")
     [ -x "$bin" ] || { echo "systemd-vm: no test binary $name" >&2; exit 1; }

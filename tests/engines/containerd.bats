@@ -148,7 +148,7 @@ teardown_file() {
     [ "$before" -ge 10 ]
     ctr_ containers checkpoint --task t-ckpt localhost/crust-ckpt:test
     stop_and_delete t-ckpt
-    ctr_ containers restore --live localhost/crust-ckpt:test t-ckpt2
+    ctr_ containers restore --live t-ckpt2 localhost/crust-ckpt:test
     run ctr_ task ls
     [[ "$output" == *"t-ckpt2"*"RUNNING"* ]]
     sleep 1

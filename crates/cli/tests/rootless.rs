@@ -402,8 +402,9 @@ fn the_systemd_driver_uses_the_users_own_manager() {
         assert!(!state.join("c1").exists());
         return;
     }
-    // The manager answers once it is running (`systemctl start` returns
-    // before its private socket serves: the first call timed out there).
+    // Once the manager runs (crust's first call used to come in the same
+    // read as its authentication's BEGIN, which an idle user manager left
+    // unanswered: crust now waits for the server's OK first).
     let ready = Command::new("setpriv")
         .args([
             format!("--reuid={}", r.uid),
@@ -422,7 +423,7 @@ fn the_systemd_driver_uses_the_users_own_manager() {
         .output()
         .unwrap();
     eprintln!("user manager: {}", stdout(&ready).trim());
-    ok(&as_user(&["run", "-d", "c1"]));
+    ok(&as_user(&["--debug", "run", "-d", "c1"]));
     let st: Value = serde_json::from_slice(&as_user(&["state", "c1"]).stdout).unwrap();
     let pid = st["pid"].as_i64().unwrap();
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();

@@ -1,6 +1,8 @@
 //! One connection: SASL `EXTERNAL` authentication (the kernel vouches for
-//! our uid), sent together with `BEGIN` and the first calls, so that
-//! connecting costs no round trip of its own.
+//! our uid), `AUTH` and `BEGIN` in one write at open, the server's `OK`
+//! awaited before the first call is written (as sd-bus's client does: an
+//! idle user manager left a call that came in the same read as `BEGIN`
+//! unanswered).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -157,11 +159,12 @@ impl Connection {
                 self.path.display()
             );
         }
+        let deadline = Instant::now() + self.timeout;
+        self.authenticate(deadline)?;
         self.calls += u32::try_from(calls.len()).unwrap_or(u32::MAX);
         self.round_trips += 1;
         self.write(&bytes)?;
         let mut replies: Vec<Option<Result<Message>>> = calls.iter().map(|_| None).collect();
-        let deadline = Instant::now() + self.timeout;
         while replies.iter().any(Option::is_none) {
             let m = self.read_message(deadline, "the D-Bus peer")?;
             let slot = m
@@ -210,22 +213,35 @@ impl Connection {
         }
     }
 
-    fn read_message(&mut self, deadline: Instant, what: &str) -> Result<Message> {
-        loop {
-            if !self.authenticated {
-                if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                    let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                    self.buf.drain(..end + 2);
-                    if !line.starts_with("OK ") {
-                        return Err(Error::Auth {
-                            path: self.path.clone(),
-                            reply: line,
-                        });
-                    }
-                    self.authenticated = true;
-                    continue;
+    /// Wait for the server's `OK` to the `AUTH … BEGIN` written at open.
+    /// The first method call is written only after it: a server that reads
+    /// `BEGIN` and the first message in one read may leave the message
+    /// unprocessed until more bytes arrive (a user's systemd manager,
+    /// idle, never answered such a call), so crust does as sd-bus's own
+    /// client does.
+    fn authenticate(&mut self, deadline: Instant) -> Result<()> {
+        while !self.authenticated {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+                self.buf.drain(..end + 2);
+                if !line.starts_with("OK ") {
+                    return Err(Error::Auth {
+                        path: self.path.clone(),
+                        reply: line,
+                    });
                 }
-            } else if let Some(len) = Message::total_len(&self.buf)? {
+                self.authenticated = true;
+                return Ok(());
+            }
+            self.fill(deadline, "the D-Bus peer's authentication")?;
+        }
+        Ok(())
+    }
+
+    fn read_message(&mut self, deadline: Instant, what: &str) -> Result<Message> {
+        self.authenticate(deadline)?;
+        loop {
+            if let Some(len) = Message::total_len(&self.buf)? {
                 if self.buf.len() >= len {
                     let m = Message::decode(&self.buf[..len])?;
                     self.buf.drain(..len);
@@ -233,6 +249,13 @@ impl Connection {
                     return Ok(m);
                 }
             }
+            self.fill(deadline, what)?;
+        }
+    }
+
+    /// Read what the peer has sent, waiting until `deadline` at most.
+    fn fill(&mut self, deadline: Instant, what: &str) -> Result<()> {
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(self.timed_out(what));
@@ -246,7 +269,10 @@ impl Connection {
                         self.path.display()
                     )))
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(());
+                }
                 Err(e)
                     if matches!(
                         e.kind(),

@@ -286,6 +286,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_criu_too_old_for_a_feature_is_named_with_both_versions() {
+        let opts = CriuOptions {
+            binary: "criu".into(),
+            ..CriuOptions::default()
+        };
+        let criu = Criu {
+            opts: &opts,
+            version: Version::new(3, 15, 0),
+        };
+        assert!(criu.require(Version::new(3, 15, 0), "x").is_ok());
+        let err = criu
+            .require(Version::new(3, 16, 0), "--lsm-profile")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--lsm-profile needs CRIU 3.16 or newer; \"criu\" is 3.15"
+        );
+    }
+
+    #[test]
     fn joined_namespaces_are_keyed_as_runc_keys_them() {
         assert_eq!(namespace_key("net"), "extRootNetNS");
         assert_eq!(namespace_key("pid"), "extRootPidNS");
