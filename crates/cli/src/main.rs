@@ -85,8 +85,23 @@ fn state_root(flag: Option<PathBuf>) -> PathBuf {
     }
 }
 
+/// The command line, with the one single-dash spelling engines send:
+/// containerd's go-runc passes `-no-subreaper` to `restore` (runc's flag
+/// parser takes long flags with one dash).
+fn args() -> Vec<std::ffi::OsString> {
+    std::env::args_os()
+        .map(|a| {
+            if a == "-no-subreaper" {
+                "--no-subreaper".into()
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args());
     if cli.version {
         print!("{}", version());
         return;

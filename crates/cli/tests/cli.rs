@@ -288,3 +288,30 @@ fn settings_not_applied_yet_are_refused_not_ignored() {
         &["linux.mountLabel", "SELinux is not enabled"],
     );
 }
+
+/// containerd's go-runc calls `restore … -no-subreaper` (one dash, which
+/// runc's flag parser accepts): crust takes it, not a usage error.
+#[test]
+fn restore_takes_go_runcs_single_dash_no_subreaper() {
+    let b = Bundle::new("true");
+    let out = b.crust(&[
+        "restore",
+        "-d",
+        "-no-subreaper",
+        "--image-path",
+        "/nonexistent",
+        "r1",
+    ]);
+    assert!(!out.status.success());
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "a usage error: {}",
+        stderr(&out)
+    );
+    assert!(
+        common::last_error_line(&out).contains("--image-path"),
+        "{}",
+        stderr(&out)
+    );
+}

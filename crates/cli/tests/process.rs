@@ -794,3 +794,22 @@ fn the_init_and_exec_processes_lead_their_own_sessions() {
     );
     let _ = b.crust(&["delete", "-f", "s1"]);
 }
+
+/// A standard descriptor on the host's /dev/null (an engine's detached
+/// container gets it as stdin) becomes the container's own /dev/null, as
+/// runc does: CRIU cannot checkpoint a file of a mount outside the
+/// container. Pipes are left as they are.
+#[test]
+fn stdio_on_the_hosts_dev_null_is_the_containers_own() {
+    let b = Bundle::new(
+        "stat -Lc %d:%i /proc/self/fd/0; stat -c %d:%i /dev/null; stat -Lc %F /proc/self/fd/1",
+    );
+    // The harness runs crust with stdin on the host's /dev/null, stdout
+    // on a file.
+    let out = b.run("n1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], lines[1], "stdin is not the container's /dev/null");
+    assert_eq!(lines[2], "regular file", "stdout was replaced");
+}

@@ -208,11 +208,61 @@ pub(crate) fn prepare(
         pivot::pivot_root(rootfs.root.as_fd())?;
     }
     crate::timeline::mark("pivot_root");
+    if cfg.own_mount_ns {
+        reopen_dev_null()?;
+    }
     if let Some(flags) = propagation.map(parse_root_propagation).transpose()? {
         // Applied to the new "/" after the pivot, as runc does: before it,
         // "/" was the host's root.
         rustix::mount::mount_change("/", flags)
             .map_err(|e| rootfs_error("set linux.rootfsPropagation on /", e))?;
+    }
+    Ok(())
+}
+
+/// Standard descriptors on the host's `/dev/null` (an engine's detached
+/// container gets it as stdin) are replaced by the container's own, as
+/// runc does: a file of a mount outside the container is one CRIU cannot
+/// checkpoint, and the host's device node has no business in the
+/// container. Runs after the pivot, so `/dev/null` is the container's
+/// (checked to be the null device; anything else is left alone). A bind
+/// of the host's node (in a user namespace) is the same inode on another
+/// mount: every null-device descriptor is replaced.
+fn reopen_dev_null() -> Result<(), InitError> {
+    let null_device = |st: &rustix::fs::Stat| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::CharacterDevice
+            && rustix::fs::major(st.st_rdev) == 1
+            && rustix::fs::minor(st.st_rdev) == 3
+    };
+    let Ok(ours) = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Ok(());
+    };
+    let our_stat = rustix::fs::fstat(&ours).map_err(|e| rootfs_error("stat /dev/null", e))?;
+    if !null_device(&our_stat) {
+        return Ok(());
+    }
+    let stdio = [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ];
+    for (i, fd) in stdio.into_iter().enumerate() {
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            continue;
+        };
+        if !null_device(&st) {
+            continue;
+        }
+        let done = match i {
+            0 => rustix::stdio::dup2_stdin(&ours),
+            1 => rustix::stdio::dup2_stdout(&ours),
+            _ => rustix::stdio::dup2_stderr(&ours),
+        };
+        done.map_err(|e| rootfs_error("reopen /dev/null on a standard descriptor", e))?;
     }
     Ok(())
 }
