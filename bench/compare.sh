@@ -74,6 +74,9 @@ for n in "${names[@]}"; do
     seccomp_args+=(-n "$n" "${bin[$n]} --root $work/root-$n run --bundle $profiled bench-seccomp")
 done
 
+# The floor: the namespaces alone, what the kernel needs for a container
+# (issue 16), a row of its own in the run table.
+run_args+=(-n floor "unshare -mpfnuiC --fork /bin/true")
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" "${run_args[@]}" >/dev/null
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/cycle.json" "${cycle_args[@]}" >/dev/null
 hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/exec.json" "${exec_args[@]}" >/dev/null
@@ -105,7 +108,7 @@ for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.j
                  ("run /bin/true with podman's seccomp profile", "seccomp.json")]:
     res = load(f)
     base = res["crun"]["median"]
-    for n in names:
+    for n in names + (["floor"] if "floor" in res else []):
         r = res[n]
         print(f"| {title} | {n} | {r['median']*1000:.2f} ms | {r['min']*1000:.2f} ms | {r['max']*1000:.2f} ms | {r['median']/base:.2f}x |")
 print("\n| runtime | peak RSS of `run` | starts with a 4 MiB memory limit | binary size (stripped) |")
@@ -115,4 +118,22 @@ for n in names:
     small = open(os.path.join(work, f"small-{n}")).read().strip()
     size = os.path.getsize(os.path.join(work, f"stripped-{n}"))
     print(f"| {n} | {rss/1024:.1f} MiB | {small} | {size/1024/1024:.1f} MiB |")
+
+# Issue 16's targets, each with its measured value.
+med = lambda f, n: load(f)[n]["median"]
+rss = lambda n: int(open(os.path.join(work, f"rss-{n}")).read().split()[-1])
+size = os.path.getsize(os.path.join(work, "stripped-crust")) / 1024 / 1024
+targets = [
+    ("run /bin/true ≤ 0.60× crun", med("run.json", "crust") / med("run.json", "crun"), 0.60, "x"),
+    ("run /bin/true ≤ 1.6× the namespaces floor", med("run.json", "crust") / med("run.json", "floor"), 1.6, "x"),
+    ("exec /bin/true ≤ 0.5× crun", med("exec.json", "crust") / med("exec.json", "crun"), 0.5, "x"),
+    ("create+start+delete ≤ 0.5× crun", med("cycle.json", "crust") / med("cycle.json", "crun"), 0.5, "x"),
+    ("peak RSS of run ≤ 0.8× crun", rss("crust") / rss("crun"), 0.8, "x"),
+    ("stripped binary ≤ 2 MiB", size, 2.0, " MiB"),
+    ("run with podman's seccomp profile (runc spec's mounts and masks; not yet the engines' whole config) ≤ 0.4× crun", med("seccomp.json", "crust") / med("seccomp.json", "crun"), 0.4, "x"),
+]
+print("\n| target | measured | met |")
+print("|---|---|---|")
+for name, value, limit, unit in targets:
+    print(f"| {name} | {value:.2f}{unit} | {'met' if value <= limit else 'not met'} |")
 PY

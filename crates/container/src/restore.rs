@@ -5,7 +5,7 @@
 //! namespaces, and its pty master sent to `--console-socket`.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use criu::rpc::{CgroupRoot, InheritFd, JoinNamespace, Req, ReqType};
@@ -399,7 +399,7 @@ fn cgroup_roots(criu_pid: i32) -> Vec<CgroupRoot> {
         .collect()
 }
 
-fn send_master(path: &PathBuf, master: &OwnedFd) -> Result<()> {
+fn send_master(path: &Path, master: &OwnedFd) -> Result<()> {
     let socket = std::os::unix::net::UnixStream::connect(path)
         .map_err(Error::io("connect to console socket", path))?;
     let name = rustix::pty::ptsname(master, Vec::new())

@@ -196,6 +196,15 @@ impl<'a> Criu<'a> {
 
     /// A CRIU failure of `what`, with the log's first error line.
     pub fn failed(&self, what: &str, log_file: &str, e: criu::Error) -> Error {
+        if let criu::Error::Notify(cause) = e {
+            // crust's own step failed (a hook, the console socket): that is
+            // the cause, not what CRIU logged after it.
+            return Error::Criu {
+                what: format!("{what}: {cause}"),
+                log: None,
+                last: None,
+            };
+        }
         let log = self.log_dir().join(log_file);
         let last = first_error_line(&log);
         Error::Criu {
