@@ -697,7 +697,12 @@ fn cpuset_of(dir: &Path, file: &str) -> Result<String> {
 }
 
 /// Enable in `dir` every controller it offers to its children. Where the
-/// kernel refuses some (a parent with processes of its own, say), the
+/// kernel refuses some (in a cgroup with processes of its own, the domain
+/// controllers), none is enabled one by one there: enabling the threaded
+/// ones (cpu, cpuset, pids) in a populated cgroup turns it into a threaded
+/// domain, its new child "domain invalid", and every container in it
+/// fails (clone3 EOPNOTSUPP) — the caller's own cgroup (a systemd
+/// service running the engine) changed for good. In an empty cgroup the
 /// others are still enabled; a setting that then finds no file is
 /// reported against its field.
 fn enable_controllers(dir: &Path) {
@@ -716,7 +721,17 @@ fn enable_controllers(dir: &Path) {
         .map(|c| format!("+{c}"))
         .collect::<Vec<_>>()
         .join(" ");
-    if write_file(&path, &all).is_err() {
+    if let Err(e) = write_file(&path, &all) {
+        let populated =
+            std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty());
+        let root = !dir.join("cgroup.type").exists();
+        if populated && !root {
+            log::debug!(
+                "{path:?}: {e}; the cgroup has processes of its own, so no controller is \
+                 enabled there (the threaded ones would make it a threaded domain)"
+            );
+            return;
+        }
         for c in missing {
             if let Err(e) = write_file(&path, &format!("+{c}")) {
                 log::debug!("enable the {c} controller in {path:?}: {e}");

@@ -918,3 +918,49 @@ fn a_cgroup_that_was_there_before_is_left_after_delete() {
     }
     std::fs::remove_dir(&pre).unwrap();
 }
+
+/// A cgroupsPath below a cgroup that has processes of its own (the
+/// engine's own service cgroup, under systemd): crust enables no
+/// controller there. Enabling the threaded ones (cpu, cpuset, pids) in a
+/// populated cgroup would turn it into a threaded domain for good, and
+/// every container below it would fail (clone3 EOPNOTSUPP: "domain
+/// invalid"), as the systemd VM's cgroupfs runs did. Pure v2 only.
+#[test]
+fn a_populated_parent_cgroup_is_not_made_threaded() {
+    if !common::cgroupfs_driver("populated parent")
+        || !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    {
+        eprintln!("populated parent: pure cgroup v2 only (the VM lanes)");
+        return;
+    }
+    let parent = PathBuf::from(format!(
+        "/sys/fs/cgroup/crust-test-populated-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&parent).unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    std::fs::write(parent.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    let mut b = Bundle::new("cat /proc/self/cgroup");
+    let name = parent.file_name().unwrap().to_string_lossy().to_string();
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}/child"));
+    let out = b.run("p1");
+    let parent_type = std::fs::read_to_string(parent.join("cgroup.type")).unwrap();
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let _ = std::fs::remove_dir(parent.join("child"));
+    std::fs::remove_dir(&parent).unwrap();
+    assert_eq!(
+        parent_type.trim(),
+        "domain",
+        "the parent became {parent_type}"
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("/{name}/child")),
+        "{}",
+        stdout(&out)
+    );
+}
