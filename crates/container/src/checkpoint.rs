@@ -6,7 +6,6 @@ use std::path::Path;
 
 use criu::rpc::{self, PageServerInfo, Req, ReqType};
 use criu::{Swrk, Version};
-use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::cr::{self, Criu, CriuOptions};
 use crate::error::{Error, Result};
@@ -202,10 +201,8 @@ fn external_namespaces(criu: &Criu<'_>, state: &State) -> Result<Vec<String>> {
         .unwrap_or_default();
     for ns in namespaces {
         let Some(path) = ns.path() else { continue };
-        let (name, min) = match ns.typ() {
-            LinuxNamespaceType::Network => ("net", Version::new(3, 11, 0)),
-            LinuxNamespaceType::Pid => ("pid", Version::new(3, 15, 0)),
-            _ => continue,
+        let Some((name, min)) = cr::external_namespace(ns.typ()) else {
+            continue;
         };
         criu.require(min, &format!("checkpointing a joined {name} namespace"))?;
         let st = rustix::fs::stat(path)

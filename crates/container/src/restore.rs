@@ -282,19 +282,19 @@ impl Setup<'_> {
         for (i, ns) in namespaces.iter().enumerate() {
             let Some(path) = ns.path() else { continue };
             let field = format!("linux.namespaces[{i}].path");
-            let (name, min) = match ns.typ() {
-                LinuxNamespaceType::Network => ("net", Some(Version::new(3, 11, 0))),
-                LinuxNamespaceType::Pid => ("pid", Some(Version::new(3, 15, 0))),
-                LinuxNamespaceType::Cgroup => {
+            let (name, min) = match (cr::external_namespace(ns.typ()), ns.typ()) {
+                (Some((name, min)), _) => (name, Some(min)),
+                (None, LinuxNamespaceType::Cgroup) => {
                     return Err(Error::Unsupported(format!(
                         "{field}: CRIU cannot restore into an existing cgroup namespace"
                     )))
                 }
-                LinuxNamespaceType::Mount => ("mnt", None),
-                LinuxNamespaceType::Ipc => ("ipc", None),
-                LinuxNamespaceType::Uts => ("uts", None),
-                LinuxNamespaceType::User => ("user", None),
-                LinuxNamespaceType::Time => ("time", None),
+                (None, LinuxNamespaceType::Mount) => ("mnt", None),
+                (None, LinuxNamespaceType::Ipc) => ("ipc", None),
+                (None, LinuxNamespaceType::Uts) => ("uts", None),
+                (None, LinuxNamespaceType::User) => ("user", None),
+                // Time (network and pid are the external ones above).
+                (None, _) => ("time", None),
             };
             let Some(min) = min else {
                 rpc.join_ns.push(JoinNamespace {

@@ -5,7 +5,7 @@ use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use prost::Message;
 use rustix::io::Errno;
@@ -68,7 +68,6 @@ pub struct Notification {
 /// and reaped.
 #[derive(Debug)]
 pub struct Swrk {
-    binary: PathBuf,
     pid: Pid,
     pidfd: Option<OwnedFd>,
     socket: OwnedFd,
@@ -117,7 +116,6 @@ impl Swrk {
                 drop(theirs);
                 drop(report_write);
                 let mut swrk = Swrk {
-                    binary: child.binary.to_path_buf(),
                     pid,
                     pidfd: Some(pidfd),
                     socket: ours,
@@ -299,11 +297,6 @@ impl Swrk {
             let _ = sys::signal::pidfd_send(pidfd, libc_sigkill());
         }
         self.wait();
-    }
-
-    /// The binary this session runs, for messages.
-    pub fn binary(&self) -> &Path {
-        &self.binary
     }
 }
 

@@ -277,6 +277,20 @@ pub(crate) fn descriptors(pid: i32) -> Vec<String> {
 
 pub(crate) const DESCRIPTORS_FILE: &str = "descriptors.json";
 
+/// A namespace joined by path that CRIU leaves out of the images (network
+/// and pid, as runc has it): CRIU's name for it and the first CRIU that
+/// can, on dump and on restore alike.
+pub(crate) fn external_namespace(
+    typ: oci_spec::runtime::LinuxNamespaceType,
+) -> Option<(&'static str, Version)> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    match typ {
+        T::Network => Some(("net", Version::new(3, 11, 0))),
+        T::Pid => Some(("pid", Version::new(3, 15, 0))),
+        _ => None,
+    }
+}
+
 /// The key under which a joined namespace is left out of the images and
 /// handed back on restore: runc's `extRootNetNS`, `extRootPidNS`.
 pub(crate) fn namespace_key(name: &str) -> String {
