@@ -485,6 +485,23 @@ impl Cgroup {
         self.unified().map(|n| open_dir(&n.dir)).transpose()
     }
 
+    /// The `tasks` file of every v1 directory, open for writing: a
+    /// single-threaded child moves itself by writing "0" into each, which
+    /// takes none of the locks a `cgroup.procs` write of its pid would
+    /// (`init::cgroup` says why that matters).
+    pub fn open_v1_tasks(&self) -> Result<Vec<(PathBuf, OwnedFd)>> {
+        self.nodes
+            .iter()
+            .filter(|n| n.version == Version::V1)
+            .map(|n| {
+                let path = n.dir.join("tasks");
+                rustix::fs::open(&path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(Error::io("open cgroup", &path))
+                    .map(|fd| (path, fd))
+            })
+            .collect()
+    }
+
     /// Move `pid` into every directory (but the v2 one when `clone3`
     /// already put it there).
     pub fn place(&self, pid: i32, skip_unified: bool) -> Result<()> {

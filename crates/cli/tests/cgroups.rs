@@ -590,6 +590,51 @@ fn exec_joins_the_container_cgroup_or_a_sub_cgroup() {
     assert!(dirs.iter().all(|d| !d.exists()));
 }
 
+/// Inside a joined user namespace the child makes the pid namespace itself
+/// and forks the container's init into it (a grandchild of crust): that
+/// process must be in the container's cgroup in every hierarchy all the
+/// same, never left in crust's. The child moves itself before anything
+/// forks (`init::cgroup`); an exec'd process as a non-root user too.
+#[test]
+fn an_init_forked_into_a_new_pid_namespace_is_in_its_own_cgroup() {
+    let mut infra = Bundle::new("exec sleep 1000");
+    infra.with_user_namespace(210000);
+    ok(&infra.crust(&["run", "-d", "infra"]));
+    let infra_pid = infra.state("infra")["pid"].as_i64().unwrap();
+    let mut b = Bundle::new("exec sleep 1000");
+    b.join_namespace("user", &format!("/proc/{infra_pid}/ns/user"));
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let pid = b.state("c1")["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("NSpid:") && l.ends_with("\t1")),
+        "the init is pid 1 of a new pid namespace: {status}"
+    );
+    let dirs = b.cgroup_dirs("c1");
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.trim(), pid.to_string(), "{d:?}");
+    }
+    let of_init = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let out = b.crust(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "c1",
+        "cat",
+        "/proc/self/cgroup",
+    ]);
+    ok(&out);
+    assert_eq!(stdout(&out), of_init);
+    ok(&b.crust(&["delete", "--force", "c1"]));
+    ok(&infra.crust(&["delete", "--force", "infra"]));
+    assert!(dirs.iter().all(|d| !d.exists()));
+}
+
 #[test]
 fn a_cgroup_namespace_is_rooted_at_the_container() {
     let mut b = Bundle::new("cat /proc/self/cgroup");

@@ -301,12 +301,6 @@ impl Drop for Holder {
     }
 }
 
-fn set_namespace_path(b: &mut Bundle, kind: &str, path: &str) {
-    let list = b.config["linux"]["namespaces"].as_array_mut().unwrap();
-    list.retain(|n| n["type"] != kind);
-    list.push(json!({"type": kind, "path": path}));
-}
-
 #[test]
 fn new_namespaces_inside_a_joined_user_namespace() {
     // The pod's infra container: a user namespace of its own.
@@ -315,7 +309,7 @@ fn new_namespaces_inside_a_joined_user_namespace() {
     assert!(infra.crust(&["run", "-d", "infra"]).status.success());
     let user_ns = format!("/proc/{}/ns/user", infra.state("infra")["pid"]);
     let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/user; echo $$; id -u");
-    set_namespace_path(&mut b, "user", &user_ns);
+    b.join_namespace("user", &user_ns);
     let out = b.output_of("c1");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -338,7 +332,7 @@ fn a_new_user_namespace_with_a_joined_network_namespace() {
     let holder = Holder::spawn(&["--net"]);
     let mut b = Bundle::new("cat /proc/self/uid_map; readlink /proc/self/ns/net; echo $$");
     b.with_user_namespace(300000);
-    set_namespace_path(&mut b, "network", &holder.ns("net"));
+    b.join_namespace("network", &holder.ns("net"));
     // sysfs belongs to the network namespace's owner (the host): bind it.
     for m in b.config["mounts"].as_array_mut().unwrap() {
         if m["destination"] == "/sys" {
@@ -366,7 +360,7 @@ fn a_new_user_namespace_with_a_joined_network_namespace() {
     let mut b =
         Bundle::new("ls /sys/kernel >/dev/null && echo sys-there; readlink /proc/self/ns/net");
     b.with_user_namespace(300000);
-    set_namespace_path(&mut b, "network", &holder.ns("net"));
+    b.join_namespace("network", &holder.ns("net"));
     let out = b.output_of("c2");
     assert!(out.starts_with("sys-there\n"), "{out}");
 }

@@ -115,3 +115,13 @@ fn asks_for_limits(spec: &Spec) -> bool {
     limits.set_devices(None);
     limits != oci_spec::runtime::LinuxResources::default()
 }
+
+/// The v1 `tasks` files a child of crust moves itself into the container's
+/// cgroups with (`init::cgroup`).
+pub(crate) fn tasks_files(cgroup: &cgroups::Cgroup) -> Result<Vec<init::cgroup::Tasks>> {
+    Ok(cgroup
+        .open_v1_tasks()?
+        .into_iter()
+        .map(|(path, file)| init::cgroup::Tasks { path, file })
+        .collect())
+}

@@ -185,7 +185,11 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .map(cgroups::Cgroup::open_unified)
         .transpose()?
         .flatten();
-    let wait_for_cgroup = cgroup.as_ref().is_some_and(cgroups::Cgroup::has_v1);
+    let cgroup_tasks = cgroup
+        .as_ref()
+        .map(crate::cgroup::tasks_files)
+        .transpose()?
+        .unwrap_or_default();
     let container = open_init(&state).ok_or_else(|| Error::NotRunning { id: opts.id.into() })?;
     let terminal = opts.process.terminal().unwrap_or(false);
     let target = if terminal {
@@ -238,25 +242,17 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
                 console_socket,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
-                wait_for_cgroup,
+                cgroup_tasks,
                 personality: linux.and_then(|l| l.personality().as_ref()),
                 memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop((for_children, child, console_socket, container));
+    drop((for_children, child, console_socket, container, cgroup_tasks));
     phases.mark(&format!("clone3 (child {})", pid.as_raw_nonzero()));
     crate::fault::point("exec:forked");
-    let placed = match (&cgroup, wait_for_cgroup) {
-        (Some(c), true) => c
-            .place(pid.as_raw_nonzero().get(), cgroup_dir.is_some())
-            .map_err(Error::from)
-            .and_then(|()| parent.send(&init::Message::Proceed).map_err(Error::Channel)),
-        _ => Ok(()),
-    };
-    let result = placed
-        .and_then(|()| until_exec(&parent, &state, pid))
+    let result = until_exec(&parent, &state, pid)
         .inspect(|()| phases.mark("the child joined the container and executed the process"))
         .and_then(|()| {
             opts.pid_file.map_or(Ok(()), |p| {

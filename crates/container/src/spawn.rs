@@ -69,6 +69,12 @@ pub fn spawn(
         .map(cgroups::Cgroup::open_unified)
         .transpose()?
         .flatten();
+    let cgroup_tasks = opts
+        .cgroup
+        .filter(|c| c.unit.is_none())
+        .map(crate::cgroup::tasks_files)
+        .transpose()?
+        .unwrap_or_default();
     let (parent, child) = Channel::pair().map_err(Error::Channel)?;
     let session_keyring =
         (!opts.no_new_keyring).then(|| CString::new(opts.id).expect("ids have no NUL"));
@@ -116,11 +122,12 @@ pub fn spawn(
                 session_keyring,
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
+                cgroup_tasks,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
-    drop(for_children);
+    drop((for_children, cgroup_tasks));
     drop(child);
     drop(start_gate);
     drop(opts.console_socket);
@@ -131,14 +138,12 @@ pub fn spawn(
         bundle: opts.bundle,
     };
     match crate::netdevices::move_into_container(&net_moves, &plan, spawned.pid)
-        .and_then(|()| {
-            opts.cgroup.map_or(Ok(()), |c| {
-                let pid = pid.as_raw_nonzero().get();
-                if c.unit.is_some() {
-                    return crate::cgroup::join_unit(spec, c, pid);
-                }
-                c.place(pid, cgroup_dir.is_some()).map_err(Error::from)
-            })
+        .and_then(|()| match opts.cgroup {
+            // Otherwise the child moves itself (`init::cgroup`).
+            Some(c) if c.unit.is_some() => {
+                crate::cgroup::join_unit(spec, c, pid.as_raw_nonzero().get())
+            }
+            _ => Ok(()),
         })
         .and_then(|()| handshake(spec, &plan, &parent, &mut spawned, &names))
     {

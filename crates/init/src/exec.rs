@@ -30,9 +30,9 @@ pub struct Exec<'a> {
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub sigmask: sys::signal::SigMask,
-    /// Wait for the parent's `Proceed` before anything else: it moves this
-    /// process into the container's v1 cgroups first.
-    pub wait_for_cgroup: bool,
+    /// The container's v1 cgroups, which the child moves itself into
+    /// before anything else (its v2 cgroup it is born in).
+    pub cgroup_tasks: Vec<crate::cgroup::Tasks>,
     /// The container's `linux.personality` and `linux.memoryPolicy`, which
     /// its processes share.
     pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
@@ -40,13 +40,15 @@ pub struct Exec<'a> {
 }
 
 /// Join the container and exec the process. Never returns.
-pub fn run(e: Exec<'_>) -> ! {
+pub fn run(mut e: Exec<'_>) -> ! {
     let held: Vec<i32> = [e.channel.as_fd().as_raw_fd(), e.container.as_raw_fd()]
         .into_iter()
         .chain(e.console_socket.iter().map(|s| s.as_raw_fd()))
+        .chain(e.cgroup_tasks.iter().map(|t| t.file.as_raw_fd()))
         .collect();
     crate::prepare_child(&held, e.preserve_fds, c"crust:[EXEC]");
-    let failure = match setup(&e) {
+    let entered = crate::cgroup::enter(std::mem::take(&mut e.cgroup_tasks));
+    let failure = match entered.and_then(|()| setup(&e)) {
         Ok(launch) => crate::launch(launch, &e.sigmask),
         Err(err) => err,
     };
@@ -55,9 +57,6 @@ pub fn run(e: Exec<'_>) -> ! {
 }
 
 fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
-    if e.wait_for_cgroup {
-        crate::namespaces::expect_proceed(&e.channel)?;
-    }
     crate::make_undumpable()?;
     let types = u32::try_from(e.namespaces)
         .ok()

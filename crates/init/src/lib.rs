@@ -1,11 +1,12 @@
 //! The container side of crust: what runs in the child between `clone3`
-//! and `execve`. It never sees the state directory or cgroups; it gets the
-//! parsed spec (a copy of the parent's memory), a channel to the parent and
-//! the exec fifo, and either ends in `execve` or sends its error to the
-//! parent and exits.
+//! and `execve`. It never sees the state directory or cgroup paths; it
+//! gets the parsed spec (a copy of the parent's memory), a channel to the
+//! parent, the exec fifo and the v1 cgroup files to move itself with, and
+//! either ends in `execve` or sends its error to the parent and exits.
 #![forbid(unsafe_code)]
 
 mod caps;
+pub mod cgroup;
 mod console;
 mod dmz;
 mod enosys;
@@ -98,10 +99,13 @@ pub struct Init<'a> {
     pub preserve_fds: u32,
     /// The signal mask to restore before `execve`.
     pub sigmask: sys::signal::SigMask,
+    /// The container's v1 cgroups, which the child moves itself into first
+    /// (its v2 cgroup it is born in).
+    pub cgroup_tasks: Vec<cgroup::Tasks>,
 }
 
 /// Set up the container and exec its process. Never returns.
-pub fn run(init: Init<'_>) -> ! {
+pub fn run(mut init: Init<'_>) -> ! {
     use std::os::fd::{AsFd, AsRawFd};
     let held: Vec<i32> = [
         init.channel.as_fd().as_raw_fd(),
@@ -111,9 +115,11 @@ pub fn run(init: Init<'_>) -> ! {
     .chain(init.joins.iter().map(|j| j.fd.as_raw_fd()))
     .chain(init.console_socket.iter().map(|s| s.as_raw_fd()))
     .chain(init.prepared_mounts.iter().map(|p| p.tree.as_raw_fd()))
+    .chain(init.cgroup_tasks.iter().map(|t| t.file.as_raw_fd()))
     .collect();
     prepare_child(&held, init.preserve_fds, c"crust:[INIT]");
-    match setup(&init) {
+    let entered = cgroup::enter(std::mem::take(&mut init.cgroup_tasks));
+    match entered.and_then(|()| setup(&init)) {
         Ok(mut pending) => {
             let ready = Message::Ready {
                 phases: timeline::take(),

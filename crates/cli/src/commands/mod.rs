@@ -21,6 +21,7 @@ mod update;
 use crate::Global;
 
 #[derive(Debug, clap::Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create a container
     Create(create::Args),

@@ -141,6 +141,13 @@ impl Bundle {
         b
     }
 
+    /// Join the namespace of `kind` at `path` instead of making one.
+    pub fn join_namespace(&mut self, kind: &str, path: &str) {
+        let list = self.config["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| n["type"] != kind);
+        list.push(json!({"type": kind, "path": path}));
+    }
+
     /// A new user namespace mapping 65536 ids from `host_id` to 0.
     pub fn with_user_namespace(&mut self, host_id: u32) {
         self.config["linux"]["namespaces"]
