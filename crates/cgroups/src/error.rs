@@ -55,6 +55,16 @@ fn controller_enabled(path: &std::path::Path) -> Option<bool> {
 }
 
 impl Error {
+    /// A stable, machine-readable name of what failed (docs/reliability.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "cgroup.io",
+            Error::Rejected { .. } => "cgroup.rejected",
+            Error::Invalid { .. } => "cgroup.invalid",
+            Error::Systemd { .. } => "cgroup.systemd",
+        }
+    }
+
     pub(crate) fn io(
         op: impl Into<String>,
         path: impl Into<PathBuf>,

@@ -1,6 +1,8 @@
 //! runc-compatible logging: `--log FILE` (default stderr), `--log-format
 //! text|json`, `--debug`. JSON lines are `{"level","msg","time"}`, the shape
-//! containerd parses; text lines are logrus's `time=… level=… msg=…`.
+//! containerd parses, and the error that ends a command adds `"code"`, its
+//! stable name (docs/reliability.md); text lines are logrus's `time=…
+//! level=… msg=…`, the message (root cause last) at the end.
 
 use std::fs::File;
 use std::io::Write;
@@ -67,13 +69,26 @@ fn level_name(level: log::Level) -> &'static str {
 }
 
 /// One log line, without the trailing newline.
-fn render(format: Format, level: log::Level, msg: &str, time: &str) -> String {
+fn render(format: Format, level: log::Level, msg: &str, time: &str, code: Option<&str>) -> String {
     match format {
         Format::Json => {
-            serde_json::json!({ "level": level_name(level), "msg": msg, "time": time }).to_string()
+            let mut line =
+                serde_json::json!({ "level": level_name(level), "msg": msg, "time": time });
+            if let Some(code) = code {
+                line["code"] = code.into();
+            }
+            line.to_string()
         }
         Format::Text => format!("time={time:?} level={} msg={msg:?}", level_name(level)),
     }
+}
+
+/// The `code` an error record carries (`log::error!(code = …; …)`).
+fn code_of(record: &log::Record<'_>) -> Option<String> {
+    record
+        .key_values()
+        .get(log::kv::Key::from_str("code"))
+        .map(|v| v.to_string())
 }
 
 impl log::Log for Logger {
@@ -91,6 +106,7 @@ impl log::Log for Logger {
             record.level(),
             &record.args().to_string(),
             &time,
+            code_of(record).as_deref(),
         ) + "\n";
         // A log that cannot be written must not turn into a second failure.
         let _ = match &self.sink {
@@ -116,6 +132,7 @@ mod tests {
             log::Level::Error,
             "boom \"x\"",
             "2026-01-01T00:00:00Z",
+            None,
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["level"], "error");
@@ -125,8 +142,29 @@ mod tests {
     }
 
     #[test]
+    fn an_error_line_carries_its_code_in_json_only() {
+        let line = render(
+            Format::Json,
+            log::Level::Error,
+            "m",
+            "T",
+            Some("rootfs.mount"),
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["code"], "rootfs.mount");
+        let text = render(
+            Format::Text,
+            log::Level::Error,
+            "m",
+            "T",
+            Some("rootfs.mount"),
+        );
+        assert_eq!(text, r#"time="T" level=error msg="m""#);
+    }
+
+    #[test]
     fn text_lines_look_like_logrus() {
-        let line = render(Format::Text, log::Level::Warn, "careful", "T");
+        let line = render(Format::Text, log::Level::Warn, "careful", "T", None);
         assert_eq!(line, r#"time="T" level=warning msg="careful""#);
     }
 }

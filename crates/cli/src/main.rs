@@ -101,7 +101,11 @@ fn args() -> Vec<std::ffi::OsString> {
 }
 
 fn main() {
-    let cli = Cli::parse_from(args());
+    let args = args();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => usage_error(&args, e),
+    };
     if cli.version {
         print!("{}", version());
         return;
@@ -135,7 +139,8 @@ fn main() {
             // One line, root cause last: containerd shows only the last
             // error line of the log, podman shows stderr.
             let msg = format!("{e:#}");
-            log::error!("{msg}");
+            let code = error_code(&e);
+            log::error!(code = code; "{msg}");
             if !errors_on_stderr {
                 eprintln!("crust: {msg}");
             }
@@ -143,4 +148,62 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// The stable code of the error that ends a command (docs/reliability.md):
+/// the runtime's own where one is in the chain, `host.other` otherwise.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    for cause in e.chain() {
+        if let Some(err) = cause.downcast_ref::<container::error::Error>() {
+            return err.code();
+        }
+        if let Some(exit) = cause.downcast_ref::<commands::ExitWith>() {
+            return error_code(&exit.error);
+        }
+    }
+    "host.other"
+}
+
+/// A command line clap cannot parse: logged where `--log` says too, with
+/// the code `cli.usage` (containerd reads only the log file), then clap's
+/// own message and exit code. `--help` and `--version` are not errors.
+fn usage_error(args: &[std::ffi::OsString], e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if !matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let (log, format) = log_flags(args);
+        if let Some(path) = log {
+            if logging::init(Some(&path), format, false).is_ok() {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                log::error!(code = "cli.usage"; "{}", first.trim_start_matches("error: "));
+            }
+        }
+    }
+    e.exit()
+}
+
+/// `--log` and `--log-format` picked out of a command line clap refused.
+fn log_flags(args: &[std::ffi::OsString]) -> (Option<PathBuf>, logging::Format) {
+    let mut log = None;
+    let mut format = logging::Format::Text;
+    let mut it = args.iter().filter_map(|a| a.to_str());
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (arg, None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next().map(str::to_string));
+        match flag {
+            "--log" => log = value().map(PathBuf::from),
+            "--log-format" if value().as_deref() == Some("json") => format = logging::Format::Json,
+            "--" => break,
+            _ => {}
+        }
+    }
+    (log, format)
 }

@@ -139,12 +139,124 @@ fn errors_go_to_the_json_log_as_containerd_reads_them() {
         "{last}"
     );
     assert!(last["time"].as_str().unwrap().contains('T'));
+    assert_eq!(last["code"], "process.not-found", "{last}");
     // With a log file, stderr still gets the plain message (as runc does).
     assert!(
         stderr(&out).contains("executable file not found"),
         "{}",
         stderr(&out)
     );
+}
+
+/// The last JSON line `crust --log LOG --log-format json ARGS…` logs, and
+/// the command's output.
+fn json_error(b: &Bundle, args: &[&str]) -> (Value, std::process::Output) {
+    let log = b.dir.path().join("codes.json");
+    let _ = std::fs::remove_file(&log);
+    let mut all = vec!["--log", log.to_str().unwrap(), "--log-format", "json"];
+    all.extend_from_slice(args);
+    let out = b.crust(&all);
+    assert!(!out.status.success(), "{args:?}");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let last = text
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{args:?}: nothing logged"));
+    (serde_json::from_str(last).unwrap(), out)
+}
+
+#[test]
+fn every_error_carries_its_code_in_the_json_log() {
+    let mut b = Bundle::new("exec sleep 100");
+    // A usage error clap finds reaches the log too, with clap's exit code.
+    let (v, out) = json_error(&b, &["create", "--no-such-flag", "c1"]);
+    assert_eq!(v["code"], "cli.usage", "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("--no-such-flag"), "{v}");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        json_error(&b, &["state", "nope"]).0["code"],
+        "container.not-found"
+    );
+    assert_eq!(
+        json_error(&b, &["kill", "nope", "SIGNOPE"]).0["code"],
+        "cli.signal"
+    );
+    assert_eq!(
+        json_error(&b, &["events", "--interval", "0s", "c1"]).0["code"],
+        "cli.flag"
+    );
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}]);
+    assert_eq!(
+        json_error(&b, &["create", "c1"]).0["code"],
+        "config.invalid"
+    );
+    b.config["process"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rlimits");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind", "source": "/nonexistent/source", "options": ["rbind"]}));
+    assert_eq!(json_error(&b, &["create", "c1"]).0["code"], "rootfs.mount");
+    b.config["mounts"].as_array_mut().unwrap().pop();
+    assert!(b.crust(&["run", "-d", "c1"]).status.success());
+    assert_eq!(
+        json_error(&b, &["create", "c1"]).0["code"],
+        "container.exists"
+    );
+    assert_eq!(
+        json_error(&b, &["start", "c1"]).0["code"],
+        "container.wrong-state"
+    );
+    let (v, out) = json_error(&b, &["exec", "c1", "no-such-program"]);
+    assert_eq!(
+        (v["code"].as_str(), out.status.code()),
+        (Some("process.not-found"), Some(255))
+    );
+    assert!(b.crust(&["delete", "--force", "c1"]).status.success());
+    // The text form is runc's: no code, the message last.
+    let out = b.crust(&["state", "nope"]);
+    assert!(!stderr(&out).contains("code"), "{}", stderr(&out));
+}
+
+/// docs/reliability.md lists every code crust has, and no other: the
+/// string literals of the three `code()` functions.
+#[test]
+fn the_documented_error_codes_are_the_ones_crust_has() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut codes = std::collections::BTreeSet::new();
+    for file in [
+        "crates/container/src/error.rs",
+        "crates/init/src/error.rs",
+        "crates/cgroups/src/error.rs",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let body = &text[text
+            .find("pub fn code(&self)")
+            .unwrap_or_else(|| panic!("{file}: no code()"))..];
+        let body = &body[..body.find("\n    }\n").unwrap()];
+        // Every string literal of the match is a code.
+        for literal in body.split('"').skip(1).step_by(2) {
+            assert!(
+                literal.contains('.')
+                    && literal
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '-'),
+                "{file}: {literal:?} is not a code"
+            );
+            codes.insert(literal.to_string());
+        }
+    }
+    // main.rs's own.
+    codes.extend(["cli.usage".to_string(), "host.other".to_string()]);
+    let doc = std::fs::read_to_string(root.join("docs/reliability.md")).unwrap();
+    let section = &doc[doc.find("## Error codes").unwrap()..doc.find("## Faults").unwrap()];
+    let documented: std::collections::BTreeSet<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes, documented);
 }
 
 #[test]

@@ -120,6 +120,40 @@ impl From<InitError> for Error {
 }
 
 impl Error {
+    /// A stable, machine-readable name of what failed, logged next to the
+    /// message in `--log-format json` (docs/reliability.md lists them all;
+    /// the runtime-spec has no standard codes yet: runtime-spec#1061).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "container.invalid-id",
+            Error::Exists(_) => "container.exists",
+            Error::NotFound(_) => "container.not-found",
+            Error::Config { .. } => "config.invalid",
+            Error::Io { .. } => "host.io",
+            Error::Sys { .. } => "host.syscall",
+            Error::Init(e) | Error::Exec(e) | Error::Hook(e) => e.code(),
+            Error::Channel(_) => "init.channel",
+            Error::InitDied(_) => "init.died",
+            Error::WrongState { .. } => "container.wrong-state",
+            Error::NotRunning { .. } => "container.not-running",
+            Error::UnknownSignal(_) => "cli.signal",
+            Error::Unsupported(_) => "config.unsupported",
+            Error::Flag { .. } => "cli.flag",
+            Error::Criu { .. } => "criu.error",
+            Error::ConsoleRule(_) => "cli.console",
+            Error::NoCommand => "cli.no-command",
+            Error::UnknownCapability(_) => "cli.capability",
+            Error::NotProcfs { .. } => "security.not-procfs",
+            Error::IdMapHelper { .. } => "userns.idmap-helper",
+            Error::TimedOut { .. } => "host.timeout",
+            Error::DidNotDie { .. } => "container.did-not-die",
+            Error::NoCgroup { .. } => "cgroup.none",
+            Error::Cgroup(e) => e.code(),
+            Error::Symlink { .. } => "state.symlink",
+            Error::CorruptState { .. } => "state.corrupt",
+        }
+    }
+
     pub(crate) fn io(
         op: &'static str,
         path: impl Into<PathBuf>,

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cgroup;
+pub mod check;
 mod checkpoint;
 pub mod config;
 pub mod console;

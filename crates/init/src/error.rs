@@ -120,3 +120,54 @@ impl InitError {
 fn hint_suffix(hint: &Option<String>) -> String {
     hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
 }
+
+impl InitError {
+    /// A stable, machine-readable name of what failed (docs/reliability.md
+    /// lists them all), logged next to the message in `--log-format json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InitError::Channel { .. } => "init.channel",
+            InitError::JoinNamespace { .. } => "namespace.join",
+            InitError::UserNamespaceRoot { .. } => "userns.root",
+            InitError::Hostname { .. } => "process.hostname",
+            InitError::Domainname { .. } => "process.domainname",
+            // openat2's refusals to leave the root or follow a link.
+            InitError::InRoot { errno, .. } if [libc::EXDEV, libc::ELOOP].contains(&errno.0) => {
+                "rootfs.symlink-escape"
+            }
+            InitError::InRoot { .. } => "rootfs.path",
+            InitError::Mount { .. } => "rootfs.mount",
+            InitError::Config { .. } => "config.invalid",
+            InitError::Rootfs { .. } => "rootfs.setup",
+            InitError::NotProcfs { .. } => "security.not-procfs",
+            InitError::Sysctl { .. } => "config.sysctl",
+            InitError::Credentials { .. } => "process.user",
+            InitError::Capabilities { .. } => "process.capabilities",
+            InitError::Rlimit { .. } => "process.rlimits",
+            InitError::Cwd { .. } => "process.cwd",
+            InitError::NotInPath { .. } => "process.not-found",
+            InitError::Exec { .. } => "process.exec",
+            InitError::Process { .. } => "process.setup",
+            InitError::Hook { .. } => "hook.failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_leading_out_of_the_rootfs_has_a_code_of_its_own() {
+        let in_root = |errno| InitError::InRoot {
+            field: "mounts[0]".into(),
+            op: "open".into(),
+            path: "/x".into(),
+            context: None,
+            errno: Errno(errno),
+        };
+        assert_eq!(in_root(libc::EXDEV).code(), "rootfs.symlink-escape");
+        assert_eq!(in_root(libc::ELOOP).code(), "rootfs.symlink-escape");
+        assert_eq!(in_root(libc::ENOENT).code(), "rootfs.path");
+    }
+}

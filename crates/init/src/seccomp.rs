@@ -264,6 +264,13 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
 /// program: part of the seccomp cache's key.
 pub const PROGRAM_FORMAT: u32 = 2;
 
+/// libseccomp's API level: what the running kernel's seccomp accepts
+/// (1 base, 2 TSYNC, 3 LOG and KILL_PROCESS, 4 SPEC_ALLOW, 5 NEW_LISTENER
+/// for user notifications, 6 TSYNC_ESRCH, 7 WAIT_KILLABLE_RECV).
+pub fn api_level() -> u32 {
+    libseccomp::get_api()
+}
+
 /// The linked libseccomp's version, for keying compiled programs.
 pub fn library_version() -> String {
     libseccomp::ScmpVersion::current()

@@ -105,7 +105,12 @@ impl Args {
 
 /// runc's `--page-server ADDRESS:PORT` (an IPv6 address in brackets).
 fn page_server(value: &str) -> anyhow::Result<(String, i32)> {
-    let bad = || anyhow::anyhow!("--page-server: use --page-server ADDRESS:PORT (got {value:?})");
+    let bad = || {
+        super::flag_error(
+            "--page-server",
+            format!("use --page-server ADDRESS:PORT (got {value:?})"),
+        )
+    };
     let (address, port) = value.rsplit_once(':').ok_or_else(bad)?;
     let address = address.trim_start_matches('[').trim_end_matches(']');
     if address.is_empty() || port.is_empty() {
@@ -113,7 +118,7 @@ fn page_server(value: &str) -> anyhow::Result<(String, i32)> {
     }
     let port = port
         .parse::<u16>()
-        .map_err(|_| anyhow::anyhow!("--page-server: invalid port number {port:?}"))?;
+        .map_err(|_| super::flag_error("--page-server", format!("invalid port number {port:?}")))?;
     Ok((address.to_string(), i32::from(port)))
 }
 

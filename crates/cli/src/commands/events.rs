@@ -18,7 +18,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
         if self.interval.is_zero() {
-            anyhow::bail!("--interval: must be greater than 0");
+            return Err(super::flag_error("--interval", "must be greater than 0"));
         }
         let mut out = std::io::stdout().lock();
         container::events::events(&g.root, &self.id, self.interval, self.stats, &mut |e| {

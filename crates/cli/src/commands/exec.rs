@@ -166,7 +166,7 @@ fn parse_user(user: Option<&str>) -> anyhow::Result<(Option<u32>, Option<u32>)> 
     };
     let num = |s: &str| {
         s.parse::<u32>()
-            .with_context(|| format!("--user {user:?}: expected UID[:GID]"))
+            .map_err(|e| super::flag_error("--user", format!("{user:?}: expected UID[:GID] ({e})")))
     };
     Ok((Some(num(uid)?), gid.map(num).transpose()?))
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: parse its flags, call the `container` crate,
 //! print what runc prints.
 
+mod check;
 mod checkpoint;
 mod create;
 mod delete;
@@ -57,6 +58,9 @@ pub enum Command {
     Checkpoint(Box<checkpoint::Args>),
     /// Restore a container from a previous checkpoint (CRIU)
     Restore(Box<restore::Args>),
+    /// Tell what works on this host and, for a bundle, what create would
+    /// refuse (nothing is created)
+    Check(check::Args),
 }
 
 impl Command {
@@ -80,6 +84,7 @@ impl Command {
             Command::Events(a) => a.run(g),
             Command::Checkpoint(a) => a.run(g),
             Command::Restore(a) => a.run(g),
+            Command::Check(a) => a.run(g),
         }
     }
 }
@@ -112,6 +117,16 @@ impl std::fmt::Display for ExitWith {
 }
 
 impl std::error::Error for ExitWith {}
+
+/// A flag whose value cannot be used, found after parsing: the runtime's
+/// `Flag` error, so that it carries the code `cli.flag`.
+pub(crate) fn flag_error(flag: &str, detail: impl Into<String>) -> anyhow::Error {
+    container::error::Error::Flag {
+        flag: flag.into(),
+        detail: detail.into(),
+    }
+    .into()
+}
 
 /// `--format` of `list` and `ps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -105,7 +105,10 @@ fn parse_bytes(text: &str) -> Result<i64, String> {
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<i32> {
         if self.l3_cache_schema.is_some() || self.mem_bw_schema.is_some() {
-            anyhow::bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not available on this host: resctrl is not mounted at /sys/fs/resctrl");
+            return Err(super::flag_error(
+                "--l3-cache-schema/--mem-bw-schema",
+                "Intel RDT is not available on this host: resctrl is not mounted at /sys/fs/resctrl",
+            ));
         }
         let resources = match &self.resources {
             Some(path) => read_resources(path)?,
