@@ -27,6 +27,9 @@ bats tests/engines
 RUNTIME=$(command -v runc) ENGINE_DIR=/tmp/crust-engines-runc bats tests/engines
 scripts/cgroup2-vm.sh
 cargo build --release --quiet
+# A new user's path: cargo install, the Debian package (man pages,
+# completions, crust check, the demo container with /usr/bin/crust), purge.
+scripts/deb-test.sh
 # The systemd cgroup driver under a real systemd (pure v2 and hybrid):
 # crust's cgroup, systemd and lifecycle tests, podman and
 # containerd; and the release build against runc's and crun's drivers.

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use crate::Global;
 
-/// The CRIU flags `checkpoint` and `restore` share (runc's).
+// The CRIU flags `checkpoint` and `restore` share (runc's); a plain
+// comment, as a doc comment would become both commands' help text.
 #[derive(Debug, clap::Args)]
 pub struct CriuFlags {
     /// Path for CRIU's image files (default: ./checkpoint)

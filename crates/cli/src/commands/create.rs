@@ -4,7 +4,8 @@ use container::console::ConsoleTarget;
 
 use crate::Global;
 
-/// runc's `create` flags, shared with `run`.
+// runc's `create` flags, shared with `run` (a plain comment: a doc
+// comment here would become the help text of both commands).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Container id

@@ -6,7 +6,8 @@ use container::exec::Overrides;
 
 use crate::Global;
 
-/// runc's `exec` flags.
+// runc's `exec` flags (a plain comment: a doc comment here would become
+// the command's help text).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Container id
