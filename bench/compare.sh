@@ -99,6 +99,21 @@ hyperfine -N --warmup 3 --runs "$spaced" --prepare "rm -rf $work/first-crust" \
 
 for n in "${names[@]}"; do
     /usr/bin/time -f %M -o "$work/rss-$n" "${bin[$n]}" --root "$work/root-$n" run --bundle "$bundle" bench-rss >/dev/null
+    # What the peak is made of, seen while the runtime waits for a
+    # container: its own anonymous memory, and file pages (its binary and
+    # libraries, shared with every other process mapping them).
+    "${bin[$n]}" --root "$work/root-$n" run --bundle "$sleeper" bench-smaps >/dev/null 2>&1 &
+    pid=
+    for _ in $(seq 50); do
+        pid=$(pgrep -f "^${bin[$n]} --root $work/root-$n run --bundle $sleeper bench-smaps" | head -1) && break
+        sleep 0.1
+    done
+    sleep 0.5
+    awk '/^Anonymous:/{a=$2} /^Rss:/{r=$2} END{print a, r-a}' "/proc/$pid/smaps_rollup" >"$work/smaps-$n" 2>/dev/null ||
+        echo "0 0" >"$work/smaps-$n"
+    "${bin[$n]}" --root "$work/root-$n" kill bench-smaps KILL >/dev/null 2>&1 || true
+    wait || true
+    "${bin[$n]}" --root "$work/root-$n" delete --force bench-smaps >/dev/null 2>&1 || true
     if "${bin[$n]}" --root "$work/root-$n" run --bundle "$small" bench-small >"$work/small-$n.log" 2>&1; then
         echo yes >"$work/small-$n"
     else
@@ -129,13 +144,14 @@ for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.j
     for n in names + (["floor"] if "floor" in res else []):
         r = res[n]
         print(f"| {title} | {n} | {r['median']*1000:.2f} ms | {r['min']*1000:.2f} ms | {r['max']*1000:.2f} ms | {r['median']/base:.2f}x |")
-print("\n| runtime | peak RSS of `run` | starts with a 4 MiB memory limit | binary size (stripped) |")
-print("|---|---|---|---|")
+print("\n| runtime | peak RSS of `run` | of which anonymous / file pages (waiting) | starts with a 4 MiB memory limit | binary size (stripped) |")
+print("|---|---|---|---|---|")
 for n in names:
     rss = int(open(os.path.join(work, f"rss-{n}")).read().split()[-1])
+    anon, files = open(os.path.join(work, f"smaps-{n}")).read().split()
     small = open(os.path.join(work, f"small-{n}")).read().strip()
     size = os.path.getsize(os.path.join(work, f"stripped-{n}"))
-    print(f"| {n} | {rss/1024:.1f} MiB | {small} | {size/1024/1024:.1f} MiB |")
+    print(f"| {n} | {rss/1024:.1f} MiB | {int(anon)/1024:.1f} / {int(files)/1024:.1f} MiB | {small} | {size/1024/1024:.1f} MiB |")
 
 # Issue 16's targets, each with its measured value.
 med = lambda f, n: load(f)[n]["median"]
