@@ -23,3 +23,17 @@ enter_bench_namespace() {
     work=$(mktemp -d /tmp/crust-bench.XXXXXX)
     trap 'rm -rf "$work"' EXIT
 }
+
+# true_bundle DIR: a bundle in DIR with runc's config (terminal off) that
+# runs /bin/true on a busybox rootfs.
+true_bundle() {
+    scripts/make-rootfs.sh "$1/rootfs"
+    (cd "$1" && runc spec)
+    python3 - "$1/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}

@@ -12,15 +12,7 @@ runs=${1:-100}
 . bench/lib.sh
 enter_bench_namespace "$0" "$@"
 bundle=$work/bundle
-scripts/make-rootfs.sh "$bundle/rootfs"
-(cd "$bundle" && runc spec)
-python3 - "$bundle/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(sys.argv[1], "w"))
-PY
+true_bundle "$bundle"
 for i in $(seq "$runs"); do
     "$crust" --root "$work/root" --debug run --bundle "$bundle" "p$i" 2>"$work/debug-$i" >/dev/null
 done

@@ -13,15 +13,7 @@ runs=${1:-200}
 
 . bench/lib.sh
 enter_bench_namespace "$0" "$@"
-scripts/make-rootfs.sh "$work/bundle/rootfs"
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(sys.argv[1], "w"))
-PY
+true_bundle "$work/bundle"
 declare -A bin=([crust]=$crust [runc]=$(command -v runc) [crun]=$(command -v crun) [true]=/bin/true)
 stat_of() { # NAME ARGS...: "task-clock-ms page-faults"
     local name=$1

@@ -119,11 +119,9 @@ fn this_hosts_findings() {
     assert!(lines.last().unwrap().ends_with(" 0 failures"), "{text}");
 }
 
-#[test]
-fn a_user_namespace_limit_of_zero_is_found_with_its_sysctl() {
-    common::require_root();
-    // In a user namespace of the test's own, its limit set to 0: the
-    // host's stays as it is.
+/// crust, run in a user namespace of the test's own whose limit of user
+/// namespaces is set to 0 (the host's stays as it is).
+fn without_user_namespaces() -> Command {
     let mut cmd = Command::new("unshare");
     cmd.args(["--user", "--map-root-user", "sh", "-c"])
         .arg(format!(
@@ -131,15 +129,23 @@ fn a_user_namespace_limit_of_zero_is_found_with_its_sysctl() {
             common::CRUST
         ))
         .arg("sh");
+    cmd
+}
+
+fn detail_of(f: &Value) -> &str {
+    f["detail"].as_str().unwrap()
+}
+
+#[test]
+fn a_user_namespace_limit_of_zero_is_found_with_its_sysctl() {
+    common::require_root();
+    let cmd = without_user_namespaces();
     let (v, code) = report(cmd, &[]);
     assert_eq!(code, 0, "a missing user namespace is a warning: {v:#}");
     let f = finding(&v, "user namespaces");
     assert_eq!(f["status"], "warn", "{f}");
     assert!(
-        f["detail"]
-            .as_str()
-            .unwrap()
-            .contains("user.max_user_namespaces is 0"),
+        detail_of(f).contains("user.max_user_namespaces is 0"),
         "{f}"
     );
     assert_eq!(f["fix"], "sysctl -w user.max_user_namespaces=15000");
@@ -147,23 +153,14 @@ fn a_user_namespace_limit_of_zero_is_found_with_its_sysctl() {
     let mut b = Bundle::new("true");
     b.with_user_namespace(220000);
     b.write();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--user", "--map-root-user", "sh", "-c"])
-        .arg(format!(
-            "echo 0 > /proc/sys/user/max_user_namespaces && exec {} \"$@\"",
-            common::CRUST
-        ))
-        .arg("sh");
+    let cmd = without_user_namespaces();
     let (v, code) = report(cmd, &["--bundle", b.dir.path().to_str().unwrap()]);
     assert_eq!(code, 1, "{v:#}");
     assert_eq!(v["ok"], false);
     let f = finding(&v, "linux.namespaces");
     assert_eq!(f["status"], "fail", "{f}");
     assert!(
-        f["detail"]
-            .as_str()
-            .unwrap()
-            .contains("user.max_user_namespaces is 0"),
+        detail_of(f).contains("user.max_user_namespaces is 0"),
         "{f}"
     );
 }
