@@ -6,8 +6,8 @@
 #
 #   enter_bench_namespace "$0" "$@"   # returns inside the namespace
 #   $crust                            # the release binary
-#   $work                             # a fresh directory, removed on exit
-#                                     # unless the script sets its own trap
+#   $work                             # a fresh tmpfs directory, removed on
+#                                     # exit unless the script sets its own trap
 
 enter_bench_namespace() {
     local script=$1
@@ -21,6 +21,11 @@ enter_bench_namespace() {
     umount /sys/fs/cgroup/unified 2>/dev/null || true
     crust=$PWD/target/x86_64-unknown-linux-gnu/release/crust
     work=$(mktemp -d /tmp/crust-bench.XXXXXX)
+    # Bundles and state roots on a tmpfs, where engines keep runtime state
+    # (/run is one on a real host; here it is on ext4, where each state file
+    # renamed into place costs crust ~0.2 ms more, measured). The mount
+    # goes with this namespace.
+    mount -t tmpfs -o mode=0700 crust-bench "$work"
     trap 'rm -rf "$work"' EXIT
 }
 

@@ -165,9 +165,8 @@ fn a_user_namespace_limit_of_zero_is_found_with_its_sysctl() {
     );
 }
 
-#[test]
-fn an_ordinary_users_cgroup_is_not_delegated() {
-    common::require_root();
+/// crust as uid 1000, without a user session.
+fn as_an_ordinary_user() -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.args([
         "--reuid=1000",
@@ -176,7 +175,13 @@ fn an_ordinary_users_cgroup_is_not_delegated() {
         common::CRUST,
     ]);
     cmd.env_remove("XDG_RUNTIME_DIR").current_dir("/");
-    let (v, code) = report(cmd, &[]);
+    cmd
+}
+
+#[test]
+fn an_ordinary_users_cgroup_is_not_delegated() {
+    common::require_root();
+    let (v, code) = report(as_an_ordinary_user(), &[]);
     assert_eq!(code, 0, "{v:#}");
     let f = finding(&v, "delegation");
     assert_eq!(f["status"], "warn", "{f}");
@@ -192,6 +197,24 @@ fn an_ordinary_users_cgroup_is_not_delegated() {
         idmap["detail"].as_str().unwrap().contains("not checked"),
         "{idmap}"
     );
+    // A rootless bundle asking for a limit: create would refuse it there.
+    let mut b = Bundle::new("true");
+    b.with_user_namespace(1000);
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 10});
+    b.write();
+    std::fs::set_permissions(
+        b.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (v, code) = report(
+        as_an_ordinary_user(),
+        &["--bundle", b.dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{v:#}");
+    let f = finding(&v, "linux.resources");
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(detail_of(f).starts_with("limits asked, and "), "{f}");
 }
 
 /// A controller this host has no hierarchy for (`None`: it has them all),

@@ -107,7 +107,7 @@ fn is_permission_error(e: &cgroups::Error) -> bool {
 }
 
 /// Whether `linux.resources` asks for anything beyond the device rules.
-fn asks_for_limits(spec: &Spec) -> bool {
+pub(crate) fn asks_for_limits(spec: &Spec) -> bool {
     let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
         return false;
     };

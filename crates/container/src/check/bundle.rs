@@ -140,6 +140,22 @@ fn cgroup(spec: &Spec, systemd: bool) -> Finding {
     let Some(r) = resources else {
         return Finding::ok("bundle", field, "none asked");
     };
+    // Unprivileged, without a delegated cgroup, the container runs without
+    // one, and create refuses limits rather than drop them.
+    if !rustix::process::geteuid().is_root() && crate::cgroup::asks_for_limits(spec) {
+        if let Ok(layout) = cgroups::Layout::probe() {
+            let delegated = super::host::delegation(&layout);
+            if delegated.status != Status::Ok {
+                return Finding {
+                    area: "bundle",
+                    name: field.into(),
+                    status: Status::Fail,
+                    detail: format!("limits asked, and {}", delegated.detail),
+                    ..delegated
+                };
+            }
+        }
+    }
     let checked = cgroups::settings::settings(r, &|c| planned.version_of(c))
         .map(|list| list.len())
         .and_then(|n| {

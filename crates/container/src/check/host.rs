@@ -327,7 +327,7 @@ fn cgroups() -> Vec<Finding> {
 
 /// Whether a caller that is not root can make cgroups where crust puts
 /// them: its own v2 cgroup, delegated to it.
-fn delegation(layout: &cgroups::Layout) -> Finding {
+pub(super) fn delegation(layout: &cgroups::Layout) -> Finding {
     let uid = rustix::process::geteuid();
     if uid.is_root() {
         return Finding::ok(
