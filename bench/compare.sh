@@ -23,7 +23,7 @@ cleanup() {
     for n in "${names[@]}"; do
         "${bin[$n]}" --root "$work/root-$n" delete --force bench-exec >/dev/null 2>&1 || true
     done
-    rm -rf "$work"
+    remove_work
 }
 trap cleanup EXIT
 

@@ -23,7 +23,7 @@ cleanup() {
             "$rt" --root "$root" list -q 2>/dev/null | xargs -r -n1 -P8 "$rt" --root "$root" delete --force 2>/dev/null || true
         done
     done
-    rm -rf "$work"
+    remove_work
 }
 trap cleanup EXIT
 bundle=$work/bundle

@@ -475,11 +475,6 @@ impl Cgroup {
         Ok(out)
     }
 
-    /// Whether a process must be moved into v1 directories by hand.
-    pub fn has_v1(&self) -> bool {
-        self.nodes.iter().any(|n| n.version == Version::V1)
-    }
-
     /// The v2 directory, open for `CLONE_INTO_CGROUP`.
     pub fn open_unified(&self) -> Result<Option<OwnedFd>> {
         self.unified().map(|n| open_dir(&n.dir)).transpose()
