@@ -493,22 +493,17 @@ fn systemd() -> Finding {
             "only if your engine asks for the systemd driver (containerd SystemdCgroup, podman cgroup_manager): set it to cgroupfs",
         );
     }
+    let manager = if user { "user's" } else { "system" };
     match cgroups::systemd::Manager::connect(user) {
         Ok(_) => Finding::ok(
             "systemd",
             "--systemd-cgroup",
-            format!(
-                "{} manager answers: the systemd cgroup driver works",
-                if user { "the user's" } else { "the system" }
-            ),
+            format!("the {manager} manager answers: the systemd cgroup driver works"),
         ),
         Err(e) => Finding::warn(
             "systemd",
             "--systemd-cgroup",
-            format!(
-                "cannot reach the {} manager: {e}",
-                if user { "user's" } else { "system" }
-            ),
+            format!("cannot reach the {manager} manager: {e}"),
             if user {
                 "log in through a session with systemd --user (loginctl enable-linger USER)"
             } else {
