@@ -23,7 +23,7 @@ phases = {}
 order = []
 for f in glob.glob(os.path.join(work, "debug-*")):
     for line in open(f):
-        m = re.search(r'(create|exec) phase (.*): (\d+)µs', line)
+        m = re.search(r'(create|exec|run) phase (.*): (\d+)µs', line)
         if m:
             name = m.group(2)
             if name not in phases:

@@ -117,6 +117,69 @@ fn the_container_runs_in_its_cgroup_and_delete_removes_it() {
     }
 }
 
+/// On a v1 or hybrid host the container's `/sys/fs/cgroup` is laid out
+/// as runc lays it out: a read-only tmpfs with a directory for each of the
+/// host's hierarchies (`unified` for the v2 one), each showing the
+/// container's own cgroup, and comounted controllers (`cpu,cpuacct` on a
+/// systemd host) reached through a symlink per controller — without a
+/// cgroup namespace (binds of the container's cgroup directories) and
+/// with one (each hierarchy mounted afresh).
+#[test]
+fn the_v1_cgroup_mount_has_every_hierarchy_and_its_links() {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return; // pure v2: one cgroup2 mount, checked elsewhere
+    }
+    // What the container should see: the host's hierarchies, as the test
+    // process's /proc/self/cgroup names them.
+    let mut want = Vec::new();
+    for line in std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+    {
+        let controllers = line.split(':').nth(1).unwrap();
+        let dir = match controllers {
+            "" => "unified",
+            c => c.strip_prefix("name=").unwrap_or(c),
+        };
+        if !Path::new("/sys/fs/cgroup").join(dir).is_dir() {
+            continue;
+        }
+        want.push(format!("{dir}/"));
+        if controllers.contains(',') {
+            want.extend(controllers.split(',').map(|c| format!("{c} -> {dir}")));
+        }
+    }
+    want.sort();
+    for cgroupns in [false, true] {
+        let mut b = Bundle::new(
+            "cd /sys/fs/cgroup; for e in *; do if [ -L $e ]; then echo \"$e -> $(readlink $e)\"; \
+             else echo $e/; fi; done; echo; cat pids/pids.max; \
+             mkdir x 2>/dev/null && echo tmpfs-writable; true",
+        );
+        b.config["linux"]["resources"]["pids"] = json!({"limit": 17});
+        if cgroupns {
+            b.config["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "cgroup"}));
+        }
+        let out = b.output_of("c1");
+        let (listing, rest) = out.split_once("\n\n").unwrap_or((&out, ""));
+        let mut seen: Vec<String> = listing.lines().map(String::from).collect();
+        seen.sort();
+        assert_eq!(seen, want, "cgroupns {cgroupns}: {out}");
+        assert_eq!(
+            rest.lines().next(),
+            Some("17"),
+            "cgroupns {cgroupns}: {out}"
+        );
+        assert!(
+            !out.contains("tmpfs-writable"),
+            "cgroupns {cgroupns}: {out}"
+        );
+    }
+}
+
 #[test]
 fn absolute_and_relative_cgroup_paths() {
     if !common::cgroupfs_driver("absolute_and_relative_cgroup_paths") {

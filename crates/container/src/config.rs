@@ -499,6 +499,29 @@ mod tests {
         with(|_| {}).unwrap();
     }
 
+    /// oci-spec checks execCPUAffinity with a regex, served by regex-lite
+    /// (crates/regex): ranges and lists pass, anything but ASCII digits is
+    /// refused where the config is read — `\d` no longer matches other
+    /// Unicode digits, which the runtime could not parse as CPU numbers.
+    #[test]
+    fn exec_cpu_affinity_is_checked_with_ascii_digits() {
+        let affinity = |list: &str| {
+            let list = list.to_string();
+            with(move |v| v["process"]["execCPUAffinity"] = serde_json::json!({"initial": list}))
+                .err()
+                .map(|e| e.field)
+        };
+        assert_eq!(affinity("0-1,3"), None);
+        assert_eq!(affinity("7"), None);
+        for bad in ["\u{0661}", "0-\u{0663}", "0,,1", "1-", "x"] {
+            assert_eq!(
+                affinity(bad).as_deref(),
+                Some("process.execCPUAffinity.initial"),
+                "{bad:?}"
+            );
+        }
+    }
+
     #[test]
     fn errors_name_the_field() {
         let cases: Vec<(Edit, &str)> = vec![

@@ -58,6 +58,7 @@ pub use pause::{pause, resume};
 pub use restore::{restore, RestoreOptions, Restored};
 pub use run::wait_forwarding_signals;
 pub use start::{poststart, release_created, start};
+pub use timing::Phases;
 pub use update::update;
 
 /// The linked libseccomp's version (`--version` says it, as runc's does).

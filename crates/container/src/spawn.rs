@@ -94,7 +94,7 @@ pub fn spawn(
         .and_then(|l| l.seccomp().as_ref())
         .map(|s| crate::seccomp_cache::compiled(opts.root, s))
         .transpose()?;
-    phases.mark("namespace paths, idmapped mounts, net devices looked up");
+    phases.mark("namespace paths, idmapped mounts, net devices, seccomp program");
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, cgroup_dir.as_ref().map(AsFd::as_fd))
         .map_err(|e| Error::sys(clone_failure(plan.clone_flags, e))(e))?;

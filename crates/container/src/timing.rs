@@ -1,23 +1,24 @@
-//! `--debug` timing of the create path, phase by phase, so that a user (and
-//! a profiler) can see where the time of a `create` goes.
+//! `--debug` timing of the create, exec and run paths, phase by phase, so
+//! that a user (and a profiler, bench/profile.sh) can see where the time
+//! of a command goes.
 
 use std::time::Instant;
 
 /// Logs how long each phase took since the previous mark.
-pub(crate) struct Phases {
+pub struct Phases {
     what: &'static str,
     last: Instant,
 }
 
 impl Phases {
-    pub(crate) fn start(what: &'static str) -> Phases {
+    pub fn start(what: &'static str) -> Phases {
         Phases {
             what,
             last: Instant::now(),
         }
     }
 
-    pub(crate) fn mark(&mut self, phase: &str) {
+    pub fn mark(&mut self, phase: &str) {
         if log::log_enabled!(log::Level::Debug) {
             let now = Instant::now();
             log::debug!(

@@ -31,8 +31,11 @@ impl Args {
         // Blocked before the fork so that no signal is lost between start
         // and the wait; the container's process gets the original mask.
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
+        let mut phases = container::Phases::start("run");
         let created = self.opts.create(g, &self.id, self.detach, true, mask)?;
+        phases.mark("created");
         let started = self.start(&created);
+        phases.mark("started (the process executed, poststart hooks run)");
         let signals = match started {
             Ok(signals) => signals,
             Err(e) => {
@@ -52,6 +55,7 @@ impl Args {
             &signals,
             created.console.as_ref(),
         )?;
+        phases.mark("the container's process ran and was reaped");
         drop(created);
         if !self.keep {
             // Someone (an engine cleaning up) may have deleted it already.
@@ -59,6 +63,7 @@ impl Args {
                 Ok(()) | Err(container::error::Error::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+            phases.mark("deleted (cgroup, state)");
         }
         Ok(code)
     }

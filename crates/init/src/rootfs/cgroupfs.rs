@@ -136,12 +136,28 @@ fn mount_v1_layout(
             destination: &dest,
             ..clone_entry(entry)
         };
-        let target = rootfs.mkdir_all(&entry.field, &dest)?;
+        let target = mount_point_in(&tmpfs, &sub, h.dir_name())?;
         attach(&sub, &mnt, &target, opts)?;
-        link_comounted(rootfs, entry, h)?;
+        link_comounted(&tmpfs, entry, h)?;
     }
     set_attrs(&tmpfs, &opts.attrs, false)
         .map_err(|e| entry.error("make the cgroup tmpfs read-only", e))
+}
+
+/// A hierarchy's directory in the cgroup tmpfs, made and opened through
+/// the tmpfs's own descriptor: the filesystem is new and only crust's, so
+/// there is nothing in the rootfs to resolve (and no walk from its root
+/// for each of a v1 host's ten hierarchies).
+fn mount_point_in(tmpfs: &OwnedFd, sub: &Entry<'_>, name: &str) -> Result<OwnedFd, InitError> {
+    rustix::fs::mkdirat(tmpfs, name, Mode::from_bits_truncate(0o755))
+        .map_err(|e| sub.error("mkdir in the cgroup tmpfs", e))?;
+    rustix::fs::openat(
+        tmpfs,
+        name,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| sub.error("open in the cgroup tmpfs", e))
 }
 
 fn clone_entry<'a>(e: &Entry<'a>) -> Entry<'a> {
@@ -154,16 +170,13 @@ fn clone_entry<'a>(e: &Entry<'a>) -> Entry<'a> {
 }
 
 /// `cpu,cpuacct` is mounted once and reached as `cpu` and `cpuacct` too.
-fn link_comounted(rootfs: &Rootfs, entry: &Entry<'_>, h: &Hierarchy) -> Result<(), InitError> {
+fn link_comounted(tmpfs: &OwnedFd, entry: &Entry<'_>, h: &Hierarchy) -> Result<(), InitError> {
     if !h.controllers.contains(',') {
         return Ok(());
     }
     for name in h.controllers.split(',') {
-        let link = entry.destination.join(name);
-        rootfs
-            .root
-            .symlink(&link, Path::new(h.dir_name()))
-            .map_err(|e| rootfs.in_root_error(&entry.field, "symlink", &link, e))?;
+        rustix::fs::symlinkat(h.dir_name(), tmpfs, name)
+            .map_err(|e| entry.error(format!("symlink {name} in the cgroup tmpfs"), e))?;
     }
     Ok(())
 }
