@@ -11,7 +11,8 @@
 use std::str::FromStr;
 
 use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterAttr, ScmpFilterContext,
+    ScmpSyscall,
 };
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
@@ -200,6 +201,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
+    // A binary search on the syscall number instead of libseccomp's
+    // default list by priority: the same action for every call, found in
+    // ~9 comparisons instead of up to one per rule. The kernel runs the
+    // program for each syscall number when it is loaded (to cache the
+    // calls it always allows), so this makes loading podman's profile
+    // 0.35 ms faster too (bench/results.md); compiling it takes ~1 ms
+    // more, once per profile (the program is cached).
+    ctx.set_filter_attr(ScmpFilterAttr::CtlOptimize, 2)
+        .map_err(lib_error("ask for a binary tree"))?;
     // The filter's architectures: the native one, which libseccomp always
     // adds, and the config's.
     let mut archs = vec![ScmpArch::native()];
@@ -260,9 +270,10 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
     })
 }
 
-/// The version of what `compile` makes of a profile beyond libseccomp's
-/// program: part of the seccomp cache's key.
-pub const PROGRAM_FORMAT: u32 = 2;
+/// The version of how `compile` makes a program of a profile (the settings
+/// it gives libseccomp, the prologue it adds): part of the seccomp cache's
+/// key.
+pub const PROGRAM_FORMAT: u32 = 3;
 
 /// libseccomp's API level: what the running kernel's seccomp accepts
 /// (1 base, 2 TSYNC, 3 LOG and KILL_PROCESS, 4 SPEC_ALLOW, 5 NEW_LISTENER
