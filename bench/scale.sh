@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/scale.sh [N] [PARALLEL]: crust with many containers.
 #
-# - `state`, `kill` and `delete` of one container, with 1 container and
-#   with N (default 1000) created: the cost must not grow with N.
+# - `state`, `kill` and `delete` of one container alone in its state root
+#   and of one among N (default 1000) running, side by side: the cost must
+#   not grow with N.
 # - `list` of N containers.
 # - PARALLEL (default 100) containers started at once (`run -d`), by crust
 #   and by crun: how many succeed, and the wall time of the whole batch.
@@ -31,24 +32,28 @@ scripts/make-rootfs.sh "$bundle/rootfs"
 (cd "$bundle" && runc spec)
 sed -i 's/"terminal": true/"terminal": false/; s|^\t\t\t"sh"$|\t\t\t"sleep", "100000"|' "$bundle/config.json"
 
-# one_container_ops ROOT LABEL: state, kill and delete of "probe" in ROOT.
-one_container_ops() {
-    local root=$1 label=$2
-    "$crust" --root "$root" run -d --bundle "$bundle" probe
-    hyperfine -N --warmup 5 --runs 100 --export-json "$work/ops-$label.json" \
-        -n state "$crust --root $root state probe" \
-        -n kill "$crust --root $root kill probe SIGWINCH" >/dev/null
-    "$crust" --root "$root" delete --force probe
-    hyperfine -N --runs 50 --export-json "$work/del-$label.json" \
-        --prepare "$crust --root $root run -d --bundle $bundle probe" \
-        -n delete "$crust --root $root delete --force probe" >/dev/null
-}
-
+# Both roots side by side, in one hyperfine call each, once the N
+# containers exist: a container alone in its root against one among N, on
+# the same loaded machine at the same moment (measured minutes apart, the
+# two differed by up to 25% from this machine's drift alone).
 mkdir -p "$work/root-one" "$work/root-many"
-one_container_ops "$work/root-one" one
 echo "scale: creating $n containers" >&2
 seq "$n" | xargs -P 4 -I{} "$crust" --root "$work/root-many" run -d --bundle "$bundle" "c{}"
-one_container_ops "$work/root-many" many
+ops=() dels=()
+for label in one many; do
+    root=$work/root-$label
+    # (Ids of their own: a container's default cgroup is named by its id.)
+    "$crust" --root "$root" run -d --bundle "$bundle" "probe-$label"
+    ops+=(-n "state-$label" "$crust --root $root state probe-$label"
+        -n "kill-$label" "$crust --root $root kill probe-$label SIGWINCH")
+    dels+=(--prepare "$crust --root $root run -d --bundle $bundle probe-$label"
+        -n "delete-$label" "$crust --root $root delete --force probe-$label")
+done
+hyperfine -N --warmup 5 --runs 100 --export-json "$work/ops.json" "${ops[@]}" >/dev/null
+for label in one many; do
+    "$crust" --root "$work/root-$label" delete --force "probe-$label"
+done
+hyperfine -N --runs 50 --export-json "$work/del.json" "${dels[@]}" >/dev/null
 hyperfine -N --warmup 3 --runs 20 --export-json "$work/list.json" \
     -n list "$crust --root $work/root-many list" >/dev/null
 "$crust" --root "$work/root-many" list -q | xargs -n1 -P8 "$crust" --root "$work/root-many" delete --force
@@ -74,12 +79,12 @@ def med(f, name):
     for r in json.load(open(os.path.join(work, f)))["results"]:
         if r["command"] == name:
             return r["median"] * 1000
-print(f"\nScale ({n} containers; crust):\n")
-print(f"| operation on one container | with 1 created | with {n} created |")
+print(f"\nScale ({n} containers; crust; both roots measured side by side with the {n} running):\n")
+print(f"| operation on one container | alone in its state root | among {n} |")
 print("|---|---|---|")
 for op, f in [("state", "ops"), ("kill", "ops"), ("delete --force", "del")]:
     name = op.split()[0]
-    print(f"| {op} | {med(f'{f}-one.json', name):.2f} ms | {med(f'{f}-many.json', name):.2f} ms |")
+    print(f"| {op} | {med(f'{f}.json', name + '-one'):.2f} ms | {med(f'{f}.json', name + '-many'):.2f} ms |")
 print(f"| list (all {n}) | | {med('list.json', 'list'):.2f} ms |")
 print(f"\n{parallel} containers started at once (`run -d`):\n")
 print("| runtime | succeeded | wall time |")
@@ -90,7 +95,7 @@ for rt in ["crust", "crun"]:
     print(f"| {rt} | {ok}/{parallel} | {ms} ms |")
 # Issue 16's scale target: no command slower with many containers than
 # with one (within 20%, this machine's run-to-run noise).
-worst = max(med(f"{f}-many.json", op) / med(f"{f}-one.json", op)
+worst = max(med(f"{f}.json", op + "-many") / med(f"{f}.json", op + "-one")
             for op, f in [("state", "ops"), ("kill", "ops"), ("delete", "del")])
 ok = open(os.path.join(work, "batch-crust")).read().split().count("ok")
 print("\n| target | measured | met |")
