@@ -91,7 +91,11 @@ pub fn features() -> serde_json::Value {
 /// libseccomp supports.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Compiled {
-    /// Classic BPF, `struct sock_filter` records.
+    /// Classic BPF, `struct sock_filter` records; serialized (for the
+    /// runtime's cache of programs) in hex: podman's profile compiles to
+    /// ~13 KiB, which as a JSON array of numbers took 0.5 ms of every
+    /// start to parse.
+    #[serde(with = "hex")]
     pub program: Vec<u8>,
     /// `SECCOMP_FILTER_FLAG_*` for seccomp(2).
     pub flags: u32,
@@ -268,6 +272,30 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
         flags,
         notify,
     })
+}
+
+/// Bytes as a lowercase hex string.
+mod hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.as_bytes()
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .filter(|p| p.len() == 2)
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| D::Error::custom("not hex"))
+            })
+            .collect()
+    }
 }
 
 /// The version of how `compile` makes a program of a profile (the settings
