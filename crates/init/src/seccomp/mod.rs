@@ -7,22 +7,25 @@
 //! last, just before `execve` (see `Launch` in the crate root); without
 //! `noNewPrivileges` that needs CAP_SYS_ADMIN, which the process keeps
 //! until right after the load.
+//!
+//! `rules` says a profile in libseccomp's terms, `chain` makes one program
+//! of it from libseccomp filters, this module the config's flags and the
+//! program's cacheable form.
 
-use std::str::FromStr;
+mod chain;
+mod rules;
 
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterAttr, ScmpFilterContext,
-    ScmpSyscall,
-};
-use oci_spec::runtime::{
-    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
-};
+use libseccomp::{ScmpAction, ScmpArch};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
 
 use crate::error::InitError;
+use chain::{chained, NAMES_PER_PART};
+pub use rules::action;
+use rules::{architectures, failed, invalid};
 
 /// What `features` reports: the actions, operators and flags this module
-/// maps, and
-/// the architectures a filter on this build's byte order can hold.
+/// maps, and the architectures a filter on this build's byte order can
+/// hold.
 pub fn features() -> serde_json::Value {
     let actions = [
         "SCMP_ACT_ALLOW",
@@ -134,105 +137,20 @@ pub fn uses_notify(s: &LinuxSeccomp) -> bool {
             .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
 }
 
-fn invalid(field: String, detail: impl Into<String>) -> InitError {
-    InitError::Config {
-        field,
-        detail: detail.into(),
-    }
-}
-
-fn lib_error(op: &str) -> impl FnOnce(libseccomp::error::SeccompError) -> InitError + '_ {
-    move |e| InitError::Config {
-        field: "linux.seccomp".into(),
-        detail: format!("{op}: {e}"),
-    }
-}
-
-/// An OCI action as libseccomp's, with the errno an ERRNO or TRACE action
-/// returns (the rule's, else the default, else EPERM).
-pub fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction, String> {
-    let errno = i32::try_from(errno.unwrap_or(libc::EPERM as u32))
-        .map_err(|_| "errnoRet out of range".to_string())?;
-    Ok(match a {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            ScmpAction::KillThread
-        }
-        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
-        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
-        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno),
-        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(
-            u16::try_from(errno)
-                .map_err(|_| "errnoRet out of range for SCMP_ACT_TRACE".to_string())?,
-        ),
-        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
-        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
-        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
-    })
-}
-
-fn compare(arg: &oci_spec::runtime::LinuxSeccompArg) -> Result<ScmpArgCompare, String> {
-    let index = u32::try_from(arg.index())
-        .ok()
-        .filter(|i| *i < 6)
-        .ok_or("index must be below 6")?;
-    let (op, datum) = match arg.op() {
-        LinuxSeccompOperator::ScmpCmpNe => (ScmpCompareOp::NotEqual, arg.value()),
-        LinuxSeccompOperator::ScmpCmpLt => (ScmpCompareOp::Less, arg.value()),
-        LinuxSeccompOperator::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, arg.value()),
-        LinuxSeccompOperator::ScmpCmpEq => (ScmpCompareOp::Equal, arg.value()),
-        LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, arg.value()),
-        LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, arg.value()),
-        // value is the mask, valueTwo the datum, as runc reads them.
-        LinuxSeccompOperator::ScmpCmpMaskedEq => (
-            ScmpCompareOp::MaskedEqual(arg.value()),
-            arg.value_two().unwrap_or(0),
-        ),
-    };
-    Ok(ScmpArgCompare::new(index, op, datum))
-}
-
-/// The name of an OCI enum value as it is spelled in the config.
-fn spelled<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// Compile `linux.seccomp` into a program (for the host's architectures
 /// and the libseccomp linked in: `library_version` keys a cache of it).
 pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
+    compile_in_parts(s, NAMES_PER_PART)
+}
+
+/// The most instructions the kernel takes in one filter (`BPF_MAXINSNS`).
+const MAX_INSNS: usize = 4096;
+
+/// `compile`, with rules compiled in parts of about `per_part` names.
+fn compile_in_parts(s: &LinuxSeccomp, per_part: usize) -> Result<Compiled, InitError> {
     let default = action(s.default_action(), s.default_errno_ret())
         .map_err(|d| invalid("linux.seccomp.defaultAction".into(), d))?;
-    let mut ctx = ScmpFilterContext::new(default).map_err(lib_error("create the filter"))?;
-    // A binary search on the syscall number instead of libseccomp's
-    // default list by priority: the same action for every call, found in
-    // ~9 comparisons instead of up to one per rule. The kernel runs the
-    // program for each syscall number when it is loaded (to cache the
-    // calls it always allows), so this makes loading podman's profile
-    // 0.35 ms faster too (bench/results.md); compiling it takes ~1 ms
-    // more, once per profile (the program is cached).
-    ctx.set_filter_attr(ScmpFilterAttr::CtlOptimize, 2)
-        .map_err(lib_error("ask for a binary tree"))?;
-    // The filter's architectures: the native one, which libseccomp always
-    // adds, and the config's.
-    let mut archs = vec![ScmpArch::native()];
-    for (i, arch) in s.architectures().iter().flatten().enumerate() {
-        let name = spelled(arch);
-        let a = ScmpArch::from_str(&name).map_err(|_| {
-            invalid(
-                format!("linux.seccomp.architectures[{i}]"),
-                format!("unknown architecture {name}"),
-            )
-        })?;
-        ctx.add_arch(a).map_err(|e| {
-            invalid(
-                format!("linux.seccomp.architectures[{i}]"),
-                format!("add {name}: {e}"),
-            )
-        })?;
-        archs.push(a);
-    }
+    let archs = architectures(s)?;
     let notify = uses_notify(s);
     let mut flags = if notify {
         sys::seccomp::FLAG_NEW_LISTENER
@@ -253,9 +171,6 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
-    for (i, rule) in s.syscalls().iter().flatten().enumerate() {
-        add_rule(&mut ctx, i, rule, default, s.default_errno_ret())?;
-    }
     let mut program = Vec::new();
     if !matches!(default, ScmpAction::Allow | ScmpAction::Log) {
         let names: Vec<&str> = s
@@ -264,9 +179,16 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
             .flatten()
             .flat_map(|r| r.names().iter().map(String::as_str))
             .collect();
+        let archs: Vec<ScmpArch> = archs.iter().map(|a| a.arch).collect();
         program = crate::enosys::prologue(&archs, &names);
     }
-    program.extend(export(&ctx)?);
+    let mut rules = chained(s, default, &archs, per_part)?;
+    if (program.len() + rules.len()) / 8 > MAX_INSNS {
+        // Each part costs a few instructions: where they make the program
+        // longer than the kernel takes, one part per architecture.
+        rules = chained(s, default, &archs, usize::MAX)?;
+    }
+    program.extend(rules);
     Ok(Compiled {
         program,
         flags,
@@ -278,20 +200,28 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled, InitError> {
 mod hex {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut text = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            text.push(char::from(DIGITS[usize::from(b >> 4)]));
+            text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
         s.serialize_str(&text)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
+        let nibble = |c: u8| char::from(c).to_digit(16);
         text.as_bytes()
             .chunks(2)
-            .map(|pair| {
-                std::str::from_utf8(pair)
-                    .ok()
-                    .filter(|p| p.len() == 2)
-                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .map(|pair| match pair {
+                [hi, lo] => nibble(*hi).zip(nibble(*lo)),
+                _ => None,
+            })
+            .map(|n| {
+                n.and_then(|(hi, lo)| u8::try_from(hi << 4 | lo).ok())
                     .ok_or_else(|| D::Error::custom("not hex"))
             })
             .collect()
@@ -301,7 +231,7 @@ mod hex {
 /// The version of how `compile` makes a program of a profile (the settings
 /// it gives libseccomp, the prologue it adds): part of the seccomp cache's
 /// key.
-pub const PROGRAM_FORMAT: u32 = 3;
+pub const PROGRAM_FORMAT: u32 = 4;
 
 /// libseccomp's API level: what the running kernel's seccomp accepts
 /// (1 base, 2 TSYNC, 3 LOG and KILL_PROCESS, 4 SPEC_ALLOW, 5 NEW_LISTENER
@@ -317,74 +247,6 @@ pub fn library_version() -> String {
         .unwrap_or_default()
 }
 
-/// The program libseccomp compiled, exported into a memfd and read back.
-fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, InitError> {
-    let memfd = rustix::fs::memfd_create("seccomp", rustix::fs::MemfdFlags::CLOEXEC)
-        .map_err(failed("memfd_create for the filter"))?;
-    ctx.export_bpf(&memfd)
-        .map_err(lib_error("export the filter"))?;
-    let len = rustix::fs::fstat(&memfd)
-        .map_err(failed("stat the filter"))?
-        .st_size;
-    let mut program = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    let n = rustix::io::pread(&memfd, &mut program, 0).map_err(failed("read the filter"))?;
-    program.truncate(n);
-    Ok(program)
-}
-
-fn add_rule(
-    ctx: &mut ScmpFilterContext,
-    i: usize,
-    rule: &LinuxSyscall,
-    default: ScmpAction,
-    default_errno: Option<u32>,
-) -> Result<(), InitError> {
-    let field = format!("linux.seccomp.syscalls[{i}]");
-    let act = action(rule.action(), rule.errno_ret().or(default_errno))
-        .map_err(|d| invalid(format!("{field}.action"), d))?;
-    if act == default {
-        return Ok(());
-    }
-    let args = rule.args().as_deref().unwrap_or_default();
-    let conds = args
-        .iter()
-        .enumerate()
-        .map(|(j, a)| compare(a).map_err(|d| invalid(format!("{field}.args[{j}]"), d)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
-    indexes.sort_unstable();
-    indexes.dedup();
-    let one_rule_each = indexes.len() < args.len();
-    for name in rule.names() {
-        // Unknown here (another architecture's, or newer than libseccomp):
-        // skipped, as runc does.
-        let Ok(sys) = ScmpSyscall::from_name(name) else {
-            continue;
-        };
-        let added = if conds.is_empty() {
-            ctx.add_rule(act, sys)
-        } else if one_rule_each {
-            conds
-                .iter()
-                .try_for_each(|c| ctx.add_rule_conditional(act, sys, &[*c]).map(|_| ()))
-                .map(|()| &mut *ctx)
-        } else {
-            ctx.add_rule_conditional(act, sys, &conds)
-        };
-        added.map_err(|e| invalid(field.clone(), format!("add a rule for {name}: {e}")))?;
-    }
-    Ok(())
-}
-
-/// A failed system call while loading the filter.
-fn failed(op: &str) -> impl FnOnce(rustix::io::Errno) -> InitError {
-    let op = format!("linux.seccomp: {op}");
-    move |e| InitError::Process {
-        op,
-        errno: e.into(),
-    }
-}
-
 /// Install `c` on this process; with a notifying rule, the
 /// user-notification descriptor. Without no_new_privs set, the caller
 /// holds CAP_SYS_ADMIN.
@@ -395,6 +257,7 @@ pub(crate) fn load(c: &Compiled) -> Result<Option<std::os::fd::OwnedFd>, InitErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libseccomp::ScmpSyscall;
 
     fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
@@ -436,6 +299,25 @@ mod tests {
             "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO",
                           "args": [{"index": 4, "value": 4096, "op": "SCMP_CMP_EQ"}]}]});
         assert!(!allows_execveat(&seccomp(conditional)));
+    }
+
+    /// Parts cost instructions: a profile they would make too long for
+    /// the kernel is compiled in one part per architecture instead.
+    #[test]
+    fn parts_that_make_the_program_too_long_are_given_up() {
+        let names: Vec<String> = (0..500)
+            .filter_map(|nr| ScmpSyscall::from(nr).get_name_by_arch(ScmpArch::X8664).ok())
+            .collect();
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}));
+        let default = action(s.default_action(), s.default_errno_ret()).unwrap();
+        let archs = architectures(&s).unwrap();
+        assert!(chained(&s, default, &archs, 1).unwrap().len() / 8 > MAX_INSNS);
+        let program = compile_in_parts(&s, 1).unwrap().program;
+        assert!(program.len() / 8 <= MAX_INSNS);
+        assert_eq!(program, compile_in_parts(&s, usize::MAX).unwrap().program);
     }
 
     #[test]
