@@ -210,6 +210,54 @@ fn cve_2019_19921_a_fake_proc_volume_gets_no_writes() {
     );
 }
 
+/// The bounding set of `pid`, from the host's procfs.
+fn bounding_set(pid: i64) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+/// An image's own `/proc/sys/kernel/cap_last_cap` (the config mounts no
+/// procfs) says the kernel knows no capability above CAP_CHOWN. Trusted,
+/// it would keep every other one in the bounding set, for a setuid or
+/// file-capable binary to get back. The runtime reads the number from its
+/// own procfs: the container's process, and one exec'd into it, have
+/// exactly the configured bounding set.
+#[test]
+fn an_images_cap_last_cap_leaves_no_capability_in_the_bounding_set() {
+    let mut b = Bundle::with_own_rootfs("sleep 100");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/proc");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.set_capabilities(
+        &[
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ],
+        &["CAP_KILL"],
+    );
+    let kernel = b.rootfs().join("proc/sys/kernel");
+    std::fs::create_dir_all(&kernel).unwrap();
+    std::fs::write(kernel.join("cap_last_cap"), "0\n").unwrap();
+    ok(&b.crust(&["run", "-d", "c1"]));
+    let init = b.state("c1")["pid"].as_i64().unwrap();
+    let exec = b.exec_detached(&[], "c1", &["sleep", "100"]);
+    for pid in [init, exec] {
+        assert_eq!(bounding_set(pid), 1 << 5, "process {pid}");
+    }
+    ok(&b.crust(&["delete", "--force", "c1"]));
+}
+
 /// CVE-2025-52565: the image's `/dev/console` is a symlink (no /dev tmpfs
 /// in the config), to get the container's pty bind-mounted somewhere the
 /// attacker chose. A naive runtime binds onto the path and follows the

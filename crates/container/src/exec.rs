@@ -223,6 +223,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .contains(&LinuxNamespaceType::Pid)
         .then(|| ForChildren::pid_namespace_of(&container))
         .transpose()?;
+    let last_cap = init::last_cap();
     let forked = sys::clone::clone3(0, cgroup_dir.as_ref().map(std::os::fd::AsFd::as_fd))
         .map_err(Error::sys("clone3"))?;
     let (pid, pidfd) = match forked {
@@ -245,6 +246,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
                 cgroup_tasks,
                 personality: linux.and_then(|l| l.personality().as_ref()),
                 memory_policy: linux.and_then(|l| l.memory_policy().as_ref()),
+                last_cap,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

@@ -62,7 +62,7 @@ pub(crate) fn process(p: &mut Value, field: &str) {
             *f = Value::from(parsed_as);
         }
     }
-    let last = last_cap();
+    let last = init::last_cap();
     for set in CAP_SETS {
         let Some(names) = obj
             .get_mut("capabilities")
@@ -81,7 +81,7 @@ pub(crate) fn process(p: &mut Value, field: &str) {
                     log::warn!("{field}.capabilities.{set}: unknown capability {name:?}, skipped");
                     false
                 }
-                Some(num) if last.is_some_and(|l| num > l) => {
+                Some(num) if num > last => {
                     log::warn!(
                         "{field}.capabilities.{set}: {name} is not known to this kernel, skipped"
                     );
@@ -91,15 +91,6 @@ pub(crate) fn process(p: &mut Value, field: &str) {
             }
         });
     }
-}
-
-/// The highest capability number of the running kernel.
-fn last_cap() -> Option<u32> {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ pub fn spawn(
         .map(|s| crate::seccomp_cache::compiled(opts.root, s))
         .transpose()?;
     phases.mark("namespace paths, idmapped mounts, net devices, seccomp program");
+    let last_cap = init::last_cap();
     let for_children = plan.enter_for_children()?;
     let forked = sys::clone::clone3(plan.clone_flags, cgroup_dir.as_ref().map(AsFd::as_fd))
         .map_err(|e| Error::sys(clone_failure(plan.clone_flags, e))(e))?;
@@ -123,6 +124,7 @@ pub fn spawn(
                 preserve_fds: opts.preserve_fds,
                 sigmask: opts.sigmask,
                 cgroup_tasks,
+                last_cap,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

@@ -58,13 +58,23 @@ pub fn all() -> &'static [&'static str] {
     &NAMES
 }
 
-/// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`),
-/// or the highest in the table when that cannot be read.
+/// The highest capability this kernel knows (`sys/kernel/cap_last_cap`
+/// of this process's procfs, verified to be one), or the highest in the
+/// table when that cannot be read.
+///
+/// The runtime reads it before the fork and hands it to the child:
+/// inside the container, `/proc` is the container's (an image's fake one
+/// where the config mounts none, or a mount over it), and a smaller number
+/// there would leave capabilities in the process's bounding set that
+/// `execve` of a setuid or file-capable binary then grants.
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+    let top = u32::try_from(NAMES.len() - 1).unwrap_or(0);
+    crate::procfs::Proc::current()
+        .and_then(|p| p.read(std::path::Path::new("sys/kernel/cap_last_cap")))
         .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        // A capability set has 64 bits.
+        .map_or(top, |n| n.min(63))
 }
 
 #[cfg(test)]

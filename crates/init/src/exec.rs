@@ -37,6 +37,9 @@ pub struct Exec<'a> {
     /// its processes share.
     pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
     pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The highest capability the kernel knows, read by the runtime
+    /// (`crate::last_cap`: not from the container's `/proc`).
+    pub last_cap: u32,
 }
 
 /// Join the container and exec the process. Never returns.
@@ -84,6 +87,7 @@ fn setup(e: &Exec<'_>) -> Result<crate::Launch, InitError> {
     }
     crate::become_process(
         e.process,
+        e.last_cap,
         e.seccomp,
         e.compiled,
         e.console_socket.as_ref(),

@@ -46,6 +46,7 @@ pub struct NetDevice {
     /// Its permanent global addresses, to add again.
     pub addresses: Vec<netlink::Address>,
 }
+pub use caps::last_cap;
 pub use process::is_known_rlimit;
 pub use protocol::{Channel, ChannelError, Message};
 pub use rootfs::destination_inside as mount_destination_inside;
@@ -102,6 +103,9 @@ pub struct Init<'a> {
     /// The container's v1 cgroups, which the child moves itself into first
     /// (its v2 cgroup it is born in).
     pub cgroup_tasks: Vec<cgroup::Tasks>,
+    /// The highest capability the kernel knows, read by the runtime
+    /// (`last_cap`: not from the container's `/proc`).
+    pub last_cap: u32,
 }
 
 /// Set up the container and exec its process. Never returns.
@@ -318,6 +322,7 @@ fn setup(init: &Init<'_>) -> Result<Launch, InitError> {
         .and_then(|l| l.seccomp().as_ref());
     let launch = become_process(
         proc,
+        init.last_cap,
         seccomp,
         init.seccomp.as_ref(),
         init.console_socket.as_ref(),
@@ -425,6 +430,7 @@ fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), InitError> {
 /// loaded here, since its descriptor must reach the parent before `Ready`.
 pub(crate) fn become_process(
     proc: &oci_spec::runtime::Process,
+    last_cap: u32,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
     compiled: Option<&seccomp::Compiled>,
     console_socket: Option<&OwnedFd>,
@@ -458,7 +464,7 @@ pub(crate) fn become_process(
         scheduling::set_scheduler(s)?;
     }
     let nnp = proc.no_new_privileges().unwrap_or(false);
-    let caps = process::CapSets::from_spec(proc.capabilities().as_ref())?;
+    let caps = process::CapSets::from_spec(proc.capabilities().as_ref(), last_cap)?;
     // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: the
     // process keeps it (effective, permitted) until the filter is in.
     let (now, later) = match caps.plus_sys_admin() {

@@ -72,6 +72,7 @@ fn rlimit_resource(name: &str) -> Option<rustix::process::Resource> {
 
 fn cap_set(
     caps: Option<&std::collections::HashSet<Capability>>,
+    last: u32,
 ) -> Result<CapabilitySet, InitError> {
     let mut set = CapabilitySet::empty();
     for cap in caps.into_iter().flatten() {
@@ -81,7 +82,7 @@ fn cap_set(
             detail: format!("unknown capability {name}"),
         })?;
         // One this kernel does not know: skipped (the runtime warned).
-        if n <= caps::last_cap() {
+        if n <= last {
             set |= CapabilitySet::from_bits_retain(1u64 << n);
         }
     }
@@ -91,17 +92,23 @@ fn cap_set(
 /// The five sets of `process.capabilities`, as bit sets.
 #[derive(Clone, Copy)]
 pub(crate) struct CapSets {
+    /// The highest capability the kernel knows (`Init::last_cap`).
+    last: u32,
     bounding: CapabilitySet,
     sets: CapabilitySets,
     ambient: CapabilitySet,
 }
 
 impl CapSets {
-    pub(crate) fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapSets, InitError> {
+    pub(crate) fn from_spec(
+        caps: Option<&LinuxCapabilities>,
+        last: u32,
+    ) -> Result<CapSets, InitError> {
         let get = |f: fn(&LinuxCapabilities) -> &Option<std::collections::HashSet<Capability>>| {
-            cap_set(caps.and_then(|c| f(c).as_ref()))
+            cap_set(caps.and_then(|c| f(c).as_ref()), last)
         };
         Ok(CapSets {
+            last,
             bounding: get(LinuxCapabilities::bounding)?,
             sets: CapabilitySets {
                 effective: get(LinuxCapabilities::effective)?,
@@ -139,7 +146,7 @@ fn cap_error(op: &str, e: rustix::io::Errno) -> InitError {
 /// Drop every capability outside the bounding set. Done while still fully
 /// privileged (dropping needs CAP_SETPCAP).
 pub(crate) fn drop_bounding(caps: &CapSets) -> Result<(), InitError> {
-    for n in 0..=caps::last_cap() {
+    for n in 0..=caps.last {
         let cap = CapabilitySet::from_bits_retain(1u64 << n);
         if !caps.bounding.contains(cap) {
             rustix::thread::remove_capability_from_bounding_set(cap)
@@ -193,7 +200,7 @@ pub(crate) fn apply_caps(caps: &CapSets) -> Result<(), InitError> {
     set_sets(caps)?;
     rustix::thread::clear_ambient_capability_set()
         .map_err(|e| cap_error("clear the ambient set", e))?;
-    for n in 0..=caps::last_cap() {
+    for n in 0..=caps.last {
         let cap = CapabilitySet::from_bits_retain(1u64 << n);
         if caps.ambient.contains(cap) {
             let _ = rustix::thread::configure_capability_in_ambient_set(cap, true);
@@ -416,8 +423,10 @@ mod tests {
             [Capability::NetBindService, Capability::SysAdmin]
                 .into_iter()
                 .collect();
-        let bits = cap_set(Some(&set)).unwrap();
+        let bits = cap_set(Some(&set), 40).unwrap();
         assert_eq!(bits.bits(), (1 << 10) | (1 << 21));
+        // One the kernel does not know is left out.
+        assert_eq!(cap_set(Some(&set), 20).unwrap().bits(), 1 << 10);
     }
 
     #[test]

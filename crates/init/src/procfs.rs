@@ -65,12 +65,12 @@ impl Proc {
         Proc::at(fd, path)
     }
 
-    /// The file `rel` (below the root) of this process, for writing.
-    fn open(&self, rel: &Path) -> Result<OwnedFd, rustix::io::Errno> {
+    /// The file `rel` (below the root), opened with `access`.
+    fn open(&self, rel: &Path, access: OFlags) -> Result<OwnedFd, rustix::io::Errno> {
         rustix::fs::openat2(
             &self.root,
             rel,
-            OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            access | OFlags::CLOEXEC | OFlags::NOCTTY,
             Mode::empty(),
             ResolveFlags::BENEATH
                 | ResolveFlags::NO_SYMLINKS
@@ -86,12 +86,28 @@ impl Proc {
         rel: &Path,
         value: &str,
     ) -> Result<Result<(), rustix::io::Errno>, InitError> {
-        let fd = match self.open(rel) {
+        let fd = match self.open(rel, OFlags::WRONLY) {
             Ok(fd) => fd,
             Err(e) => return Ok(Err(e)),
         };
         check(&fd, &self.path.join(rel), false)?;
         Ok(rustix::io::write(&fd, value.as_bytes()).map(|_| ()))
+    }
+
+    /// The text of `rel`, a file of at most a page (a sysctl), if it is
+    /// on this procfs.
+    pub(crate) fn read(&self, rel: &Path) -> Result<String, InitError> {
+        let path = self.path.join(rel);
+        let failed = |e: rustix::io::Errno| InitError::Process {
+            op: format!("read {}", path.display()),
+            errno: e.into(),
+        };
+        let fd = self.open(rel, OFlags::RDONLY).map_err(failed)?;
+        check(&fd, &path, false)?;
+        let mut buf = vec![0; 4096];
+        let n = rustix::io::read(&fd, &mut buf).map_err(failed)?;
+        buf.truncate(n);
+        Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
     /// This process's directory (`<pid>`, the pid as this procfs sees it:
