@@ -72,7 +72,7 @@ pub(super) fn chained(
 /// A libseccomp filter for `arch` alone, with `default` for calls no rule
 /// names and `badarch` (else libseccomp's: kill the thread) for calls of
 /// other architectures.
-pub(super) fn filter(
+fn filter(
     s: &LinuxSeccomp,
     Arch { arch, index }: Arch,
     default: ScmpAction,
@@ -111,7 +111,7 @@ pub(super) fn filter(
 /// and ipc(2), and the two: libseccomp adds a rule for one of them to its
 /// multiplexer as well, so their rules are all in one part.
 #[rustfmt::skip]
-pub(super) const MULTIPLEXED: [&str; 34] = [
+const MULTIPLEXED: [&str; 34] = [
     "socketcall", "socket", "bind", "connect", "listen", "accept", "getsockname",
     "getpeername", "socketpair", "send", "recv", "sendto", "recvfrom", "shutdown",
     "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg", "sendmmsg",
@@ -125,7 +125,7 @@ pub(super) const MULTIPLEXED: [&str; 34] = [
 /// namesakes: the names that are one call on some architecture of the
 /// filter (aliases, and `MULTIPLEXED`) share a part, so that no two parts
 /// decide the same call.
-pub(super) fn partition(
+fn partition(
     s: &LinuxSeccomp,
     archs: &[Arch],
     per_part: usize,
@@ -205,12 +205,12 @@ pub(super) fn partition(
 }
 
 /// `SECCOMP_RET_TRACE`, to which libseccomp adds the action's data.
-pub(super) const RET_TRACE: u32 = 0x7ff0_0000;
+const RET_TRACE: u32 = 0x7ff0_0000;
 
 /// A `SCMP_ACT_TRACE` value no rule of `s` returns, for a program to say
 /// "not mine: the next part's" before `jump_to_the_end` turns it into a
 /// jump.
-pub(super) fn next_part_marker(s: &LinuxSeccomp, default: ScmpAction) -> u16 {
+fn next_part_marker(s: &LinuxSeccomp, default: ScmpAction) -> u16 {
     let mut used = vec![default];
     for rule in s.syscalls().iter().flatten() {
         if let Ok(a) = action(rule.action(), rule.errno_ret().or(s.default_errno_ret())) {
@@ -224,7 +224,7 @@ pub(super) fn next_part_marker(s: &LinuxSeccomp, default: ScmpAction) -> u16 {
 }
 
 /// Turn every `ret marker` of `program` into a jump past its end.
-pub(super) fn jump_to_the_end(program: &mut [u8], marker: ScmpAction) {
+fn jump_to_the_end(program: &mut [u8], marker: ScmpAction) {
     let ScmpAction::Trace(data) = marker else {
         unreachable!("the marker is a TRACE action")
     };

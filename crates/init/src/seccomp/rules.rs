@@ -73,7 +73,7 @@ fn compare(arg: &oci_spec::runtime::LinuxSeccompArg) -> Result<ScmpArgCompare, S
 }
 
 /// The name of an OCI enum value as it is spelled in the config.
-pub(super) fn spelled<T: serde::Serialize>(v: &T) -> String {
+fn spelled<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(String::from))
