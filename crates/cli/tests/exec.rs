@@ -342,6 +342,35 @@ fn exec_process_json_takes_what_the_schema_allows() {
     assert!(lines[3].ends_with("\t0"), "{text}");
 }
 
+/// `exec -p` checks the process as `create` checks the config's: a CPU
+/// list that is not one (oci-spec's pattern, served by regex-lite:
+/// crates/regex) is refused naming the field, nothing runs, and the
+/// container goes on.
+#[test]
+fn exec_process_json_with_a_bad_cpu_list_is_refused_naming_the_field() {
+    let b = Bundle::new("exec sleep 1000");
+    let pid = running(&b);
+    for list in ["0-x", "1,,2", "٣"] {
+        let file = b.dir.path().join("process.json");
+        std::fs::write(
+            &file,
+            json!({"cwd": "/", "args": ["touch", "/dev/shm/ran"], "env": ["PATH=/bin"],
+                   "execCPUAffinity": {"initial": list}})
+            .to_string(),
+        )
+        .unwrap();
+        let out = exec(&b, &["-p", file.to_str().unwrap(), "c1"]);
+        assert!(!out.status.success(), "{list}");
+        let err = common::last_error_line(&out);
+        assert!(err.contains("execCPUAffinity"), "{list}: {err}");
+    }
+    let ls = exec(&b, &["c1", "ls", "/dev/shm"]);
+    assert!(ls.status.success(), "{}", stderr(&ls));
+    assert!(!stdout(&ls).contains("ran"), "{}", stdout(&ls));
+    assert!(common::alive(pid));
+    assert_eq!(b.state("c1")["status"], "running");
+}
+
 /// runc accepts `--cgroup /` (the container's own cgroup) and refuses a
 /// path climbing out with "bad sub cgroup path", said once.
 #[test]

@@ -125,11 +125,7 @@ const MULTIPLEXED: [&str; 34] = [
 /// namesakes: the names that are one call on some architecture of the
 /// filter (aliases, and `MULTIPLEXED`) share a part, so that no two parts
 /// decide the same call.
-fn partition(
-    s: &LinuxSeccomp,
-    archs: &[Arch],
-    per_part: usize,
-) -> (Vec<Vec<usize>>, usize) {
+fn partition(s: &LinuxSeccomp, archs: &[Arch], per_part: usize) -> (Vec<Vec<usize>>, usize) {
     use std::collections::HashMap;
     let rules = || s.syscalls().iter().flatten();
     let mut index: HashMap<&str, usize> = HashMap::new();
