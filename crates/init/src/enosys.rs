@@ -26,43 +26,11 @@
 
 use libseccomp::{ScmpArch, ScmpSyscall};
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
-const JGT_K: u16 = 0x25;
-const JSET_K: u16 = 0x45;
-const RET_K: u16 = 0x06;
-/// Offsets in `struct seccomp_data`.
-const NR: u32 = 0;
-const ARCH: u32 = 4;
+use crate::bpf::{
+    audit_arch, encode, Insn, ARCH, JEQ_K, JGT_K, JSET_K, LD_W_ABS, NR, RET_K, X32_BIT,
+};
+
 const RET_ERRNO: u32 = 0x0005_0000;
-const X32_BIT: u32 = 0x4000_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
-
-/// One `struct sock_filter`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Insn {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
-}
-
-/// The audit token of an architecture (what the kernel puts in
-/// `seccomp_data.arch`); x32 shares x86-64's and sets `X32_BIT` in the
-/// number instead.
-fn audit_arch(arch: ScmpArch) -> Option<u32> {
-    Some(match arch {
-        ScmpArch::X8664 | ScmpArch::X32 => AUDIT_ARCH_X86_64,
-        ScmpArch::X86 => 0x4000_0003,
-        ScmpArch::Aarch64 => 0xC000_00B7,
-        ScmpArch::Arm => 0x4000_0028,
-        ScmpArch::Riscv64 => 0xC000_00F3,
-        ScmpArch::Ppc64Le => 0xC000_0015,
-        ScmpArch::Ppc64 => 0x8000_0015,
-        ScmpArch::S390X => 0x8000_0016,
-        _ => return None,
-    })
-}
 
 /// The highest number among `names` on `arch` (x32 numbers with their
 /// bit), if any name is known there.
@@ -172,51 +140,26 @@ pub(crate) fn prologue(archs: &[ScmpArch], names: &[&str]) -> Vec<u8> {
         jf: 0,
         k: RET_ERRNO | libc::ENOSYS as u32,
     });
-    out.iter()
-        .flat_map(|i| {
-            let mut b = Vec::with_capacity(8);
-            b.extend_from_slice(&i.code.to_ne_bytes());
-            b.push(i.jt);
-            b.push(i.jf);
-            b.extend_from_slice(&i.k.to_ne_bytes());
-            b
-        })
-        .collect()
+    encode(&out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::bpf::{SeccompData, AUDIT_ARCH_X86_64};
+
     /// Run the prologue on (arch, nr): `Some(ret)` where it returns, `None`
     /// where it falls through to libseccomp's program.
     fn run(prog: &[u8], arch: u32, nr: u32) -> Option<u32> {
-        let insns: Vec<Insn> = prog
-            .chunks(8)
-            .map(|c| Insn {
-                code: u16::from_ne_bytes([c[0], c[1]]),
-                jt: c[2],
-                jf: c[3],
-                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-            })
-            .collect();
-        let (mut pc, mut acc) = (0usize, 0u32);
-        loop {
-            let i = insns.get(pc)?;
-            pc += 1;
-            let taken = match i.code {
-                LD_W_ABS => {
-                    acc = if i.k == ARCH { arch } else { nr };
-                    continue;
-                }
-                RET_K => return Some(i.k),
-                JEQ_K => acc == i.k,
-                JGT_K => acc > i.k,
-                JSET_K => acc & i.k != 0,
-                c => panic!("unexpected code {c:#x}"),
-            };
-            pc += usize::from(if taken { i.jt } else { i.jf });
-        }
+        crate::bpf::run(
+            prog,
+            &SeccompData {
+                arch,
+                nr,
+                args: [0; 6],
+            },
+        )
     }
 
     const ENOSYS: Option<u32> = Some(RET_ERRNO | 38);

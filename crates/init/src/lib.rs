@@ -5,6 +5,7 @@
 //! either ends in `execve` or sends its error to the parent and exits.
 #![forbid(unsafe_code)]
 
+mod bpf;
 mod caps;
 pub mod cgroup;
 mod console;

@@ -5,6 +5,7 @@ use libseccomp::{ScmpAction, ScmpArch, ScmpFilterAttr, ScmpFilterContext, ScmpSy
 use oci_spec::runtime::LinuxSeccomp;
 
 use super::rules::{action, add_rule, export, invalid, lib_error, spelled_arch, Arch};
+use crate::bpf::{Insn, JA, RET_K};
 use crate::error::InitError;
 
 /// Names per libseccomp filter (`chained`). Smaller parts gain nothing
@@ -36,7 +37,8 @@ pub(super) fn chained(
     archs: &[Arch],
     names_per_part: usize,
 ) -> Result<Vec<u8>, InitError> {
-    let next = ScmpAction::Trace(next_part_marker(s, default));
+    let marker = next_part_marker(s, default);
+    let next = ScmpAction::Trace(marker);
     let (part_of, parts) = partition(s, archs, names_per_part);
     let mut program = Vec::new();
     for (a, arch) in archs.iter().enumerate() {
@@ -61,7 +63,7 @@ pub(super) fn chained(
             }
             let mut code = export(&ctx)?;
             if !last {
-                jump_to_the_end(&mut code, next);
+                jump_to_the_end(&mut code, marker);
             }
             program.extend(code);
         }
@@ -219,24 +221,21 @@ fn next_part_marker(s: &LinuxSeccomp, default: ScmpAction) -> u16 {
         .expect("a profile has fewer rules than there are values")
 }
 
-/// Turn every `ret marker` of `program` into a jump past its end.
-fn jump_to_the_end(program: &mut [u8], marker: ScmpAction) {
-    let ScmpAction::Trace(data) = marker else {
-        unreachable!("the marker is a TRACE action")
-    };
-    let marker = RET_TRACE | u32::from(data);
-    const RET_K: u16 = 0x06;
-    const JA: u16 = 0x05;
+/// Turn every `ret` of `marker` (`SCMP_ACT_TRACE(marker)`) in `program`
+/// into a jump past its end.
+fn jump_to_the_end(program: &mut [u8], marker: u16) {
+    let ret = RET_TRACE | u32::from(marker);
     let len = program.len() / 8;
-    for (pc, insn) in program.chunks_exact_mut(8).enumerate() {
-        let code = u16::from_ne_bytes([insn[0], insn[1]]);
-        let k = u32::from_ne_bytes([insn[4], insn[5], insn[6], insn[7]]);
-        if code == RET_K && k == marker {
-            let offset = u32::try_from(len - pc - 1).expect("a program of fewer than 2^32 insns");
-            insn[0..2].copy_from_slice(&JA.to_ne_bytes());
-            insn[2] = 0;
-            insn[3] = 0;
-            insn[4..8].copy_from_slice(&offset.to_ne_bytes());
+    for (pc, bytes) in program.chunks_exact_mut(8).enumerate() {
+        let insn = Insn::read(bytes);
+        if insn.code == RET_K && insn.k == ret {
+            let ja = Insn {
+                code: JA,
+                jt: 0,
+                jf: 0,
+                k: u32::try_from(len - pc - 1).expect("a program of fewer than 2^32 insns"),
+            };
+            bytes.copy_from_slice(&ja.bytes());
         }
     }
 }
@@ -244,72 +243,13 @@ fn jump_to_the_end(program: &mut [u8], marker: ScmpAction) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bpf::{audit_arch, SeccompData as Call, X32_BIT};
     use crate::seccomp::rules::architectures;
+    use crate::seccomp::tests::seccomp;
 
-    fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
-        serde_json::from_value(v).unwrap()
-    }
-
-    /// `struct seccomp_data` for the interpreter below.
-    struct Call {
-        arch: u32,
-        nr: u32,
-        args: [u64; 6],
-    }
-
-    /// What the kernel's classic BPF interpreter returns for `call`, for
-    /// the instructions libseccomp and crust emit.
+    /// What the program returns for `call` (it always returns).
     fn interpret(program: &[u8], call: &Call) -> u32 {
-        let insns: Vec<(u16, u8, u8, u32)> = program
-            .chunks_exact(8)
-            .map(|c| {
-                (
-                    u16::from_ne_bytes([c[0], c[1]]),
-                    c[2],
-                    c[3],
-                    u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-                )
-            })
-            .collect();
-        let word = |offset: u32| -> u32 {
-            match offset {
-                0 => call.nr,
-                4 => call.arch,
-                16..=63 => {
-                    let at = offset as usize - 16;
-                    let bytes = call.args[at / 8].to_ne_bytes();
-                    let half = &bytes[at % 8..at % 8 + 4];
-                    u32::from_ne_bytes([half[0], half[1], half[2], half[3]])
-                }
-                _ => panic!("load of offset {offset}"),
-            }
-        };
-        let (mut pc, mut acc) = (0usize, 0u32);
-        loop {
-            let (code, jt, jf, k) = insns[pc];
-            pc += 1;
-            let taken = match code {
-                0x20 => {
-                    acc = word(k);
-                    continue;
-                }
-                0x54 => {
-                    acc &= k;
-                    continue;
-                }
-                0x06 => return k,
-                0x05 => {
-                    pc += k as usize;
-                    continue;
-                }
-                0x15 => acc == k,
-                0x25 => acc > k,
-                0x35 => acc >= k,
-                0x45 => acc & k != 0,
-                c => panic!("instruction {c:#x} at {}", pc - 1),
-            };
-            pc += usize::from(if taken { jt } else { jf });
-        }
+        crate::bpf::run(program, call).expect("a seccomp program returns")
     }
 
     /// The program libseccomp makes of `s` with every architecture in one
@@ -346,8 +286,9 @@ mod tests {
         values.sort_unstable();
         values.dedup();
         let mut calls = Vec::new();
-        for arch in [0xC000_003E, 0x4000_0003, 0xC000_00B7] {
-            let nrs = (0..1100).chain((0..600).map(|n| n | 0x4000_0000));
+        let archs = [ScmpArch::X8664, ScmpArch::X86, ScmpArch::Aarch64].map(audit_arch);
+        for arch in archs.into_iter().flatten() {
+            let nrs = (0..1100).chain((0..600).map(|n| n | X32_BIT));
             for nr in nrs.chain([0x3FFF_FFFF, u32::MAX]) {
                 calls.push(Call {
                     arch,
@@ -357,7 +298,7 @@ mod tests {
             }
             // The calls the rules name with arguments, on this
             // architecture, and x86's multiplexers.
-            let conditional = [102, 117, 0x4000_0000 | 41].into_iter().chain(
+            let conditional = [102, 117, X32_BIT | 41].into_iter().chain(
                 s.syscalls()
                     .iter()
                     .flatten()

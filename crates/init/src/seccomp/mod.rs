@@ -259,7 +259,7 @@ mod tests {
     use super::*;
     use libseccomp::ScmpSyscall;
 
-    fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
+    pub(super) fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
     }
 
