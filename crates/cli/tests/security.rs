@@ -194,9 +194,8 @@ fn cve_2019_19921_a_fake_proc_volume_gets_no_writes() {
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(target.join("shmmni"), "untouched").unwrap();
     let mut b = Bundle::new("true");
-    let mounts = b.config["mounts"].as_array_mut().unwrap();
-    mounts.retain(|m| m["destination"] != "/proc");
-    mounts.insert(
+    b.remove_mount("/proc");
+    b.config["mounts"].as_array_mut().unwrap().insert(
         0,
         json!({"destination": "/proc", "type": "bind", "source": fake.path(), "options": ["rbind"]}),
     );
@@ -226,36 +225,50 @@ fn bounding_set(pid: i64) -> u64 {
 /// it would keep every other one in the bounding set, for a setuid or
 /// file-capable binary to get back. The runtime reads the number from its
 /// own procfs: the container's process, and one exec'd into it, have
-/// exactly the configured bounding set.
+/// exactly the configured bounding set; for root without
+/// `noNewPrivileges` started by `run`, and for a non-root user with it,
+/// the host's network namespace, by `create` and `start`.
 #[test]
 fn an_images_cap_last_cap_leaves_no_capability_in_the_bounding_set() {
-    let mut b = Bundle::with_own_rootfs("sleep 100");
-    b.config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["destination"] != "/proc");
-    b.config["linux"]["maskedPaths"] = json!([]);
-    b.config["linux"]["readonlyPaths"] = json!([]);
-    b.set_capabilities(
-        &[
-            "bounding",
-            "effective",
-            "permitted",
-            "inheritable",
-            "ambient",
-        ],
-        &["CAP_KILL"],
-    );
-    let kernel = b.rootfs().join("proc/sys/kernel");
-    std::fs::create_dir_all(&kernel).unwrap();
-    std::fs::write(kernel.join("cap_last_cap"), "0\n").unwrap();
-    ok(&b.crust(&["run", "-d", "c1"]));
-    let init = b.state("c1")["pid"].as_i64().unwrap();
-    let exec = b.exec_detached(&[], "c1", &["sleep", "100"]);
-    for pid in [init, exec] {
-        assert_eq!(bounding_set(pid), 1 << 5, "process {pid}");
+    for (id, non_root) in [("c1", false), ("c2", true)] {
+        let mut b = Bundle::with_own_rootfs("sleep 100");
+        b.remove_mount("/proc");
+        b.config["linux"]["maskedPaths"] = json!([]);
+        b.config["linux"]["readonlyPaths"] = json!([]);
+        b.set_capabilities(
+            &[
+                "bounding",
+                "effective",
+                "permitted",
+                "inheritable",
+                "ambient",
+            ],
+            &["CAP_KILL"],
+        );
+        b.config["process"]["noNewPrivileges"] = json!(non_root);
+        if non_root {
+            b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+            b.config["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "network");
+        }
+        let kernel = b.rootfs().join("proc/sys/kernel");
+        std::fs::create_dir_all(&kernel).unwrap();
+        std::fs::write(kernel.join("cap_last_cap"), "0\n").unwrap();
+        if non_root {
+            ok(&b.crust(&["create", id]));
+            ok(&b.crust(&["start", id]));
+        } else {
+            ok(&b.crust(&["run", "-d", id]));
+        }
+        let init = b.state(id)["pid"].as_i64().unwrap();
+        let exec = b.exec_detached(&[], id, &["sleep", "100"]);
+        for pid in [init, exec] {
+            assert_eq!(bounding_set(pid), 1 << 5, "{id}: process {pid}");
+        }
+        ok(&b.crust(&["delete", "--force", id]));
     }
-    ok(&b.crust(&["delete", "--force", "c1"]));
 }
 
 /// CVE-2025-52565: the image's `/dev/console` is a symlink (no /dev tmpfs
@@ -267,10 +280,7 @@ fn an_images_cap_last_cap_leaves_no_capability_in_the_bounding_set() {
 #[test]
 fn cve_2025_52565_a_console_symlink_is_not_followed() {
     let mut b = Bundle::with_own_rootfs("true");
-    b.config["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["destination"] != "/dev");
+    b.remove_mount("/dev");
     let root = b.rootfs();
     std::fs::write(root.join("etc/target"), "untouched").unwrap();
     std::os::unix::fs::symlink("/etc/target", root.join("dev/console")).unwrap();

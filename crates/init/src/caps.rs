@@ -66,15 +66,19 @@ pub fn all() -> &'static [&'static str] {
 /// inside the container, `/proc` is the container's (an image's fake one
 /// where the config mounts none, or a mount over it), and a smaller number
 /// there would leave capabilities in the process's bounding set that
-/// `execve` of a setuid or file-capable binary then grants.
+/// `execve` of a setuid or file-capable binary then grants. Read once
+/// per process: the config's checks (`lenient`) and the spawn both ask.
 pub fn last_cap() -> u32 {
-    let top = u32::try_from(NAMES.len() - 1).unwrap_or(0);
-    crate::procfs::Proc::current()
-        .and_then(|p| p.read(std::path::Path::new("sys/kernel/cap_last_cap")))
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        // A capability set has 64 bits.
-        .map_or(top, |n| n.min(63))
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let top = u32::try_from(NAMES.len() - 1).unwrap_or(0);
+        crate::procfs::Proc::current()
+            .and_then(|p| p.read(std::path::Path::new("sys/kernel/cap_last_cap")))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            // A capability set has 64 bits.
+            .map_or(top, |n| n.min(63))
+    })
 }
 
 #[cfg(test)]

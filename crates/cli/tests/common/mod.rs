@@ -159,6 +159,14 @@ impl Bundle {
         self.config["linux"]["gidMappings"] = map;
     }
 
+    /// Take the mount at `destination` out of the config.
+    pub fn remove_mount(&mut self, destination: &str) {
+        self.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != destination);
+    }
+
     /// Grant `cap` in the bounding, effective and permitted sets.
     pub fn add_capability(&mut self, cap: &str) {
         for set in ["bounding", "effective", "permitted"] {
