@@ -10,10 +10,12 @@ IMAGE=localhost/crust-busybox:test
 # cgroupfs, or systemd (scripts/systemd-vm.sh runs the suite under systemd).
 CGROUP_MANAGER=${ENGINE_CGROUP_MANAGER:-cgroupfs}
 
+# From $ENGINE_DIR: conmon marks an OOM kill with a file named `oom` in
+# the directory it was started in, which was the repository's root.
 podman_() {
-    CONTAINERS_CONF=$ENGINE_DIR/containers.conf podman \
+    (cd "$ENGINE_DIR" && CONTAINERS_CONF=$ENGINE_DIR/containers.conf podman \
         --root "$ENGINE_DIR/storage" --runroot "$ENGINE_DIR/run" \
-        --runtime "$RUNTIME" --cgroup-manager=$CGROUP_MANAGER --events-backend=file "$@"
+        --runtime "$RUNTIME" --cgroup-manager=$CGROUP_MANAGER --events-backend=file "$@")
 }
 
 # Runs once per file: a containers.conf with ulimits the VM allows (podman's
