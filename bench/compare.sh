@@ -30,40 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# spec_variant DIR ARGS_JSON [MEMORY_LIMIT]: a bundle with runc's config.
-spec_variant() {
-    scripts/make-rootfs.sh "$1/rootfs"
-    (cd "$1" && runc spec)
-    python3 - "$1/config.json" "$2" "${3:-}" <<'PY'
-import json, sys
-path, args, limit = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-c = json.load(open(path))
-c["process"]["terminal"] = False
-c["process"]["args"] = args
-if limit:
-    c["linux"]["resources"]["memory"] = {"limit": int(limit), "swap": int(limit)}
-json.dump(c, open(path, "w"))
-PY
-}
-
-# podman_bundle DIR: the config podman sends for `podman run IMAGE true`
-# (bench/podman-config.json, recorded by bench/podman-config.sh): its
-# seccomp profile, eleven mounts (five of them binds of files podman
-# writes), masked and read-only paths, a pids limit, a deny-all device
-# list, a cgroupsPath under libpod_parent and a network namespace podman
-# made before (joined by path), on the same busybox rootfs.
-podman_bundle() {
-    scripts/make-rootfs.sh "$1/rootfs"
-    mkdir -p "$1/userdata/shm"
-    echo "nameserver 192.0.2.1" >"$1/userdata/resolv.conf"
-    printf '127.0.0.1 localhost\n' >"$1/userdata/hosts"
-    echo bench >"$1/userdata/hostname"
-    : >"$1/userdata/.containerenv"
-    touch "$1/netns"
-    unshare --net="$1/netns" true
-    sed -e "s|@ROOTFS@|$1/rootfs|; s|@USERDATA@|$1/userdata|g; s|@NETNS@|$1/netns|" \
-        bench/podman-config.json >"$1/config.json"
-}
 bundle=$work/bundle
 spec_variant "$bundle" '["/bin/true"]'
 sleeper=$work/sleeper

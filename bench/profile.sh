@@ -12,7 +12,7 @@ runs=${1:-100}
 . bench/lib.sh
 enter_bench_namespace "$0" "$@"
 bundle=$work/bundle
-true_bundle "$bundle"
+spec_variant "$bundle" '["/bin/true"]'
 for i in $(seq "$runs"); do
     "$crust" --root "$work/root" --debug run --bundle "$bundle" "p$i" 2>"$work/debug-$i" >/dev/null
 done

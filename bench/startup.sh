@@ -13,7 +13,7 @@ runs=${1:-200}
 
 . bench/lib.sh
 enter_bench_namespace "$0" "$@"
-true_bundle "$work/bundle"
+spec_variant "$work/bundle" '["/bin/true"]'
 declare -A bin=([crust]=$crust [runc]=$(command -v runc) [crun]=$(command -v crun) [true]=/bin/true)
 stat_of() { # NAME ARGS...: "task-clock-ms page-faults"
     local name=$1

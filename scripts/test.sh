@@ -27,6 +27,9 @@ bats tests/engines
 RUNTIME=$(command -v runc) ENGINE_DIR=/tmp/crust-engines-runc bats tests/engines
 scripts/cgroup2-vm.sh
 cargo build --release --quiet
+# The functions the linker places first (crates/cli/text-order.txt) are
+# still the build's own.
+scripts/text-order.sh --check target
 # A new user's path: cargo install, the Debian package (man pages,
 # completions, crust check, the demo container with /usr/bin/crust), purge.
 scripts/deb-test.sh
