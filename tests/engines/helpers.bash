@@ -9,6 +9,10 @@ ENGINE_DIR=${ENGINE_DIR:-/tmp/crust-engines}
 IMAGE=localhost/crust-busybox:test
 # cgroupfs, or systemd (scripts/systemd-vm.sh runs the suite under systemd).
 CGROUP_MANAGER=${ENGINE_CGROUP_MANAGER:-cgroupfs}
+# How many times slower than this host the machine is: the few bounds on
+# an engine's reaction times are multiplied by it (scripts/vm/systemd-tests
+# sets it for QEMU without KVM, where each `ctr` call takes ~0.3 s).
+ENGINE_SLOWDOWN=${ENGINE_SLOWDOWN:-1}
 
 # From $ENGINE_DIR: conmon marks an OOM kill with a file named `oom` in
 # the directory it was started in, which was the repository's root.
