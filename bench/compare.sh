@@ -24,8 +24,7 @@ cleanup() {
     for n in "${names[@]}"; do
         "${bin[$n]}" --root "$work/root-$n" delete --force bench-exec >/dev/null 2>&1 || true
     done
-    umount "$work/podman/netns" 2>/dev/null || true
-    rmdir /sys/fs/cgroup/*/libpod_parent/libpod-bench /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true
+    remove_podman_bundle "$work/podman"
     remove_work
 }
 trap cleanup EXIT

@@ -67,6 +67,13 @@ podman_bundle() {
         bench/podman-config.json >"$1/config.json"
 }
 
+# remove_podman_bundle DIR: what podman_bundle left outside DIR (its
+# network namespace's mount, the cgroup parent its config names).
+remove_podman_bundle() {
+    umount "$1/netns" 2>/dev/null || true
+    rmdir /sys/fs/cgroup/*/libpod_parent/libpod-bench /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true
+}
+
 # remove_work: $work's tmpfs unmounted, the directory removed.
 remove_work() {
     umount "$work" 2>/dev/null || true

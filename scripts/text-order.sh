@@ -73,8 +73,7 @@ cleanup() {
     remove_probes
     echo "${was_on:-1}" >$tracing/tracing_on
     "$bin" --root "$work/root" delete --force order-sleeper >/dev/null 2>&1 || true
-    umount "$work/podman/netns" 2>/dev/null || true
-    rmdir /sys/fs/cgroup/*/libpod_parent/libpod-bench /sys/fs/cgroup/*/libpod_parent 2>/dev/null || true
+    remove_podman_bundle "$work/podman"
     remove_work
 }
 trap cleanup EXIT
