@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/compare.sh [RUNS]: crust, runc and crun side by side in one run.
 #
-# Measures, with hyperfine (medians, min/max, and each runtime's ratio to
-# crun): `run` of /bin/true, a create+start+delete cycle, and `exec` of
-# /bin/true into a running container; the peak RSS of one `run` with
+# Measures, with hyperfine in rounds (bench/rounds.py: medians, min/max,
+# and each runtime's ratio to crun): `run` of /bin/true, a
+# create+start+delete cycle, and `exec` of /bin/true into a running
+# container; the peak RSS of one `run` with
 # /usr/bin/time; whether a container limited to 4 MiB of memory starts;
 # and the stripped binary sizes. Every runtime gets the config `runc spec`
 # writes (terminal off, args /bin/true), and for one row the config podman
@@ -52,24 +53,25 @@ for n in "${names[@]}"; do
 done
 
 # The floor: the namespaces alone, what the kernel needs for a container
-# (issue 16), a row of its own in the run table.
+# (issue 16), a row of its own in the run table. Every table is measured
+# in rounds (bench/rounds.py): the runtimes share every minute of the run.
 run_args+=(-n floor "unshare -mpfnuiC --fork /bin/true")
-hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/run.json" "${run_args[@]}" >/dev/null
-hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/cycle.json" "${cycle_args[@]}" >/dev/null
-hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/exec.json" "${exec_args[@]}" >/dev/null
-hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/seccomp.json" "${seccomp_args[@]}" >/dev/null
+bench/rounds.py "$work/run.json" "$runs" -N --warmup 10 -- "${run_args[@]}"
+bench/rounds.py "$work/cycle.json" "$runs" -N --warmup 10 -- "${cycle_args[@]}"
+bench/rounds.py "$work/exec.json" "$runs" -N --warmup 10 -- "${exec_args[@]}"
+bench/rounds.py "$work/seccomp.json" "$runs" -N --warmup 10 -- "${seccomp_args[@]}"
 # Spaced out, as engines start containers and kubelet runs exec probes:
 # one every 50 ms, not back to back. Kernel paths that are cheap only
 # while warm show here (the first cgroup v1 move after a quiet moment waits
 # for an RCU grace period: init::cgroup). Fewer runs: each costs 50 ms.
 spaced=$((runs / 2))
-hyperfine -N --warmup 3 --runs "$spaced" --prepare "sleep 0.05" --export-json "$work/cold.json" "${cold_args[@]}" >/dev/null
-hyperfine -N --warmup 3 --runs "$spaced" --prepare "sleep 0.05" --export-json "$work/exec-cold.json" "${exec_cold_args[@]}" >/dev/null
+bench/rounds.py "$work/cold.json" "$spaced" -N --warmup 3 --prepare "sleep 0.05" -- "${cold_args[@]}"
+bench/rounds.py "$work/exec-cold.json" "$spaced" -N --warmup 3 --prepare "sleep 0.05" -- "${exec_cold_args[@]}"
 # The first container with a profile: a state root of its own, emptied
 # before every run, so crust's compiled-seccomp cache starts empty (crun
 # and runc keep none).
-hyperfine -N --warmup 3 --runs "$spaced" --prepare "rm -rf $work/first-crust" \
-    --export-json "$work/first.json" "${first_args[@]}" >/dev/null
+bench/rounds.py "$work/first.json" "$spaced" -N --warmup 3 --prepare "rm -rf $work/first-crust" \
+    -- "${first_args[@]}"
 
 for n in "${names[@]}"; do
     /usr/bin/time -f %M -o "$work/rss-$n" "${bin[$n]}" --root "$work/root-$n" run --bundle "$bundle" bench-rss >/dev/null
@@ -104,7 +106,8 @@ work, runs, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 def load(f):
     return {r["command"]: r for r in json.load(open(os.path.join(work, f)))["results"]}
 print(f"Measured {subprocess.run(['date', '-u', '+%Y-%m-%d'], capture_output=True, text=True).stdout.strip()} "
-      f"on {os.cpu_count()} cores, {runs} runs each, inside `unshare -m` with the unified cgroup mount hidden.\n")
+      f"on {os.cpu_count()} cores, {runs} runs each in three rounds (bench/rounds.py), inside `unshare -m` "
+      "with the unified cgroup mount hidden.\n")
 print("| benchmark | runtime | median | min | max | ratio to crun |")
 print("|---|---|---|---|---|---|")
 for title, f in [("run /bin/true", "run.json"), ("create+start+delete", "cycle.json"),

@@ -32,10 +32,11 @@ scripts/make-rootfs.sh "$bundle/rootfs"
 (cd "$bundle" && runc spec)
 sed -i 's/"terminal": true/"terminal": false/; s|^\t\t\t"sh"$|\t\t\t"sleep", "100000"|' "$bundle/config.json"
 
-# Both roots side by side, in one hyperfine call each, once the N
+# Both roots side by side, in rounds (bench/rounds.py), once the N
 # containers exist: a container alone in its root against one among N, on
-# the same loaded machine at the same moment (measured minutes apart, the
-# two differed by up to 25% from this machine's drift alone).
+# the same loaded machine at the same moments (measured minutes apart, the
+# two differed by up to 25% from this machine's drift alone; in one
+# hyperfine call, by up to 22%: 0.93x in one run, 1.22x in the next).
 mkdir -p "$work/root-one" "$work/root-many"
 echo "scale: creating $n containers" >&2
 seq "$n" | xargs -P 4 -I{} "$crust" --root "$work/root-many" run -d --bundle "$bundle" "c{}"
@@ -49,11 +50,11 @@ for label in one many; do
     dels+=(--prepare "$crust --root $root run -d --bundle $bundle probe-$label"
         -n "delete-$label" "$crust --root $root delete --force probe-$label")
 done
-hyperfine -N --warmup 5 --runs 100 --export-json "$work/ops.json" "${ops[@]}" >/dev/null
+bench/rounds.py "$work/ops.json" 100 -N --warmup 5 -- "${ops[@]}"
 for label in one many; do
     "$crust" --root "$work/root-$label" delete --force "probe-$label"
 done
-hyperfine -N --runs 50 --export-json "$work/del.json" "${dels[@]}" >/dev/null
+bench/rounds.py "$work/del.json" 51 -N -- "${dels[@]}"
 hyperfine -N --warmup 3 --runs 20 --export-json "$work/list.json" \
     -n list "$crust --root $work/root-many list" >/dev/null
 "$crust" --root "$work/root-many" list -q | xargs -n1 -P8 "$crust" --root "$work/root-many" delete --force

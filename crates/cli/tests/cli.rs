@@ -348,6 +348,42 @@ fn runc_1_5_flags_parse() {
     }
 }
 
+/// runc's grammar: the global flags come before the command (engines put
+/// them there); after the command's name they are the command's unknown
+/// flags, refused with clap's usage error and exit code, as runc refuses
+/// them. Before it, they take effect: the state root here.
+#[test]
+fn global_flags_go_before_the_command() {
+    let root = tempfile::tempdir().unwrap();
+    let root_arg = root.path().to_str().unwrap();
+    let crust = |args: &[&str]| {
+        std::process::Command::new(common::CRUST)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let listed = crust(&["--root", root_arg, "--log-format", "json", "list", "-q"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    for flag in [
+        &["--root", root_arg][..],
+        &["--log", "/dev/null"],
+        &["--log-format", "json"],
+        &["--debug"],
+        &["--systemd-cgroup"],
+        &["--criu", "/usr/sbin/criu"],
+    ] {
+        let mut args = vec!["list"];
+        args.extend_from_slice(flag);
+        let out = crust(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains(&format!("unexpected argument '{}'", flag[0])),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn spec_writes_runcs_default_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();

@@ -131,9 +131,25 @@ fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The container to exec into, its state read once: the process is built
+/// from this state's config (`process_from_config`) and started against
+/// the same state.
+pub struct Target {
+    dir: StateDir,
+    pub state: crate::state::State,
+}
+
+/// Read the state of container `id` under `root`.
+pub fn target(root: &Path, id: &str) -> Result<Target> {
+    let dir = StateDir::open(root, id)?;
+    let state = dir.load()?;
+    Ok(Target { dir, state })
+}
+
 pub struct ExecOptions<'a> {
+    /// The state root (where compiled seccomp programs are kept).
     pub root: &'a Path,
-    pub id: &'a str,
+    pub target: Target,
     pub process: Process,
     pub console: ConsoleTarget,
     pub detached: bool,
@@ -160,24 +176,23 @@ pub struct Executed {
 
 pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
     let mut phases = crate::timing::Phases::start("exec");
-    let dir = StateDir::open(opts.root, opts.id)?;
-    let state = dir.load()?;
-    phases.mark("load the container's state");
+    let Target { dir, state } = opts.target;
+    let id = state.id.as_str();
     match dir.status(&state) {
         Status::Created | Status::Running => {}
         Status::Paused if opts.ignore_paused => {}
         Status::Paused => {
             return Err(Error::WrongState {
                 action: "exec into",
-                id: opts.id.into(),
+                id: id.into(),
                 status: "paused (use --ignore-paused to exec anyway)".into(),
             })
         }
-        _ => return Err(Error::NotRunning { id: opts.id.into() }),
+        _ => return Err(Error::NotRunning { id: id.into() }),
     }
     let cgroup = match &state.cgroup {
         Some(c) => Some(c.sub_cgroup(&opts.cgroup)?),
-        None if !opts.cgroup.is_empty() => return Err(Error::NoCgroup { id: opts.id.into() }),
+        None if !opts.cgroup.is_empty() => return Err(Error::NoCgroup { id: id.into() }),
         None => None,
     };
     let cgroup_dir = cgroup
@@ -190,7 +205,7 @@ pub fn exec(opts: ExecOptions<'_>) -> Result<Executed> {
         .map(crate::cgroup::tasks_files)
         .transpose()?
         .unwrap_or_default();
-    let container = open_init(&state).ok_or_else(|| Error::NotRunning { id: opts.id.into() })?;
+    let container = open_init(&state).ok_or_else(|| Error::NotRunning { id: id.into() })?;
     let terminal = opts.process.terminal().unwrap_or(false);
     let target = if terminal {
         opts.console.clone()

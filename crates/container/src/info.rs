@@ -27,11 +27,8 @@ pub struct ContainerState {
     pub owner: String,
 }
 
-/// The whole of what crust keeps about a container, config included.
-pub fn state_of(root: &Path, id: &str) -> Result<crate::state::State> {
-    StateDir::open(root, id)?.load()
-}
-
+/// What `crust state` prints: runc's fields, from the state and the live
+/// process.
 pub fn state(root: &Path, id: &str) -> Result<ContainerState> {
     let dir = StateDir::open(root, id)?;
     describe(&dir, &Users::read())

@@ -52,7 +52,7 @@ pub use cr::{parse_cgroups_mode, parse_empty_ns, CriuOptions};
 pub use create::{create, CreateOptions, Created};
 pub use delete::delete;
 pub use error::{Error, Result};
-pub use info::{list, state, state_of, ContainerState};
+pub use info::{list, state, ContainerState};
 pub use kill::kill;
 pub use pause::{pause, resume};
 pub use restore::{restore, RestoreOptions, Restored};

@@ -87,7 +87,8 @@ impl Args {
     }
 
     fn exec(self, g: &Global) -> anyhow::Result<i32> {
-        let process = self.process(g)?;
+        let target = container::exec::target(&g.root, &self.id)?;
+        let process = self.process(&target.state)?;
         let console = match (&self.console_socket, self.detach) {
             (Some(path), _) => ConsoleTarget::Socket(path.clone()),
             (None, true) => ConsoleTarget::None,
@@ -96,7 +97,7 @@ impl Args {
         let mask = sys::signal::block_all().map_err(|e| anyhow::anyhow!("block signals: {e}"))?;
         let executed = container::exec::exec(container::exec::ExecOptions {
             root: &g.root,
-            id: &self.id,
+            target,
             process,
             console,
             detached: self.detach,
@@ -118,7 +119,10 @@ impl Args {
         )?)
     }
 
-    fn process(&self, g: &Global) -> anyhow::Result<oci_spec::runtime::Process> {
+    fn process(
+        &self,
+        state: &container::state::State,
+    ) -> anyhow::Result<oci_spec::runtime::Process> {
         let process = match &self.process {
             Some(path) => container::exec::process_from_file(path)?,
             None => {
@@ -134,7 +138,6 @@ impl Args {
                     no_new_privs: self.no_new_privs,
                     tty: self.tty,
                 };
-                let state = container::state_of(&g.root, &self.id)?;
                 let base = state
                     .config
                     .process()
