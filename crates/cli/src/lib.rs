@@ -28,7 +28,7 @@ pub struct Cli {
 
 /// runc's global flags: before the command, as runc takes them (its
 /// commands refuse them after their name, and engines put them first).
-/// Not clap's `global`, which copies every one into each of the ~30
+/// Not clap's `global`, which copies every one into each of the 18
 /// commands at every start: 100 µs of each command's start-up here.
 #[derive(Debug, clap::Args)]
 pub struct Global {
