@@ -36,7 +36,9 @@ sed -i 's/"terminal": true/"terminal": false/; s|^\t\t\t"sh"$|\t\t\t"sleep", "10
 # containers exist: a container alone in its root against one among N, on
 # the same loaded machine at the same moments (measured minutes apart, the
 # two differed by up to 25% from this machine's drift alone; in one
-# hyperfine call, by up to 22%: 0.93x in one run, 1.22x in the next).
+# hyperfine call, by up to 22%: 0.93x in one run, 1.22x in the next; in
+# rounds of 34 runs, 1.27x once, where 600 runs alternating one by one
+# gave −3 µs: hence 300 runs).
 mkdir -p "$work/root-one" "$work/root-many"
 echo "scale: creating $n containers" >&2
 seq "$n" | xargs -P 4 -I{} "$crust" --root "$work/root-many" run -d --bundle "$bundle" "c{}"
@@ -50,11 +52,11 @@ for label in one many; do
     dels+=(--prepare "$crust --root $root run -d --bundle $bundle probe-$label"
         -n "delete-$label" "$crust --root $root delete --force probe-$label")
 done
-bench/rounds.py "$work/ops.json" 100 -N --warmup 5 -- "${ops[@]}"
+bench/rounds.py "$work/ops.json" 300 -N --warmup 5 -- "${ops[@]}"
 for label in one many; do
     "$crust" --root "$work/root-$label" delete --force "probe-$label"
 done
-bench/rounds.py "$work/del.json" 51 -N -- "${dels[@]}"
+bench/rounds.py "$work/del.json" 99 -N -- "${dels[@]}"
 hyperfine -N --warmup 3 --runs 20 --export-json "$work/list.json" \
     -n list "$crust --root $work/root-many list" >/dev/null
 "$crust" --root "$work/root-many" list -q | xargs -n1 -P8 "$crust" --root "$work/root-many" delete --force

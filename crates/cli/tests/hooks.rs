@@ -184,6 +184,54 @@ fn a_failing_poststop_hook_warns_and_the_rest_run() {
     assert_eq!(b.state_dirs(), 0);
 }
 
+/// `start` waits for the process's `execve` only when poststart hooks must
+/// run after it (runtime.md). Without them it returns once the init has
+/// taken its byte, as runc's does: a startContainer hook that takes a
+/// second (it runs in the init, between the byte and the `execve`) does
+/// not hold `start`. With a poststart hook, `start` returns after that
+/// second, and the hook sees the process executed.
+#[test]
+fn start_waits_for_the_execve_only_for_poststart_hooks() {
+    let mut b = Bundle::new("exec sleep 1000");
+    let slow_start = json!([{"path": "/bin/sleep", "args": ["sleep", "1"]}]);
+    b.config["hooks"] = json!({"startContainer": slow_start});
+    b.write();
+    let timed_start = |b: &Bundle, id: &str| {
+        let created = b.crust(&["create", id]);
+        assert!(created.status.success(), "{}", stderr(&created));
+        let t = Instant::now();
+        let started = b.crust(&["start", id]);
+        assert!(started.status.success(), "{}", stderr(&started));
+        t.elapsed()
+    };
+    let without = timed_start(&b, "c1");
+    assert!(
+        without < Duration::from_millis(800),
+        "start took {without:?}"
+    );
+    let st: Value = serde_json::from_slice(&b.crust(&["state", "c1"]).stdout).unwrap();
+    assert_eq!(st["status"], "running");
+    let probe = "cat /proc/$(cat state.pid)/cmdline | tr '\\0' ' ' > poststart.cmdline";
+    b.config["hooks"] = json!({
+        "startContainer": slow_start,
+        "poststart": [{"path": "/bin/sh", "args": ["sh", "-c",
+            format!("cd {} && sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/' > state.pid && {probe}",
+                b.dir.path().display())]}]
+    });
+    b.write();
+    let with = timed_start(&b, "c2");
+    assert!(with >= Duration::from_secs(1), "start took {with:?}");
+    let cmdline = std::fs::read_to_string(b.dir.path().join("poststart.cmdline")).unwrap();
+    assert_eq!(
+        cmdline.trim(),
+        "sleep 1000",
+        "the poststart hook saw {cmdline:?}"
+    );
+    for id in ["c1", "c2"] {
+        assert!(b.crust(&["delete", "--force", id]).status.success());
+    }
+}
+
 /// runc gives a startContainer hook without `env` the process's
 /// environment; one with `env` gets exactly that.
 #[test]

@@ -26,6 +26,12 @@ pub(crate) fn poststop(state: &State) {
     }
 }
 
+/// Whether the config has poststart hooks, which must wait for the
+/// container's program to be executed.
+pub(crate) fn has_poststart(state: &State) -> bool {
+    !init::hooks::of_kind(&state.config, Kind::Poststart).is_empty()
+}
+
 /// Run the poststart hooks; the first failure stops them.
 pub(crate) fn poststart(state: &State) -> Result<(), init::InitError> {
     init::hooks::run_all(&state.config, Kind::Poststart, &state_of(state, "running"))
