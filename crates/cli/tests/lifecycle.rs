@@ -30,8 +30,12 @@ fn wait_until(mut f: impl FnMut() -> bool) {
     wait_until_or(&mut f, String::new);
 }
 
-fn wait_until_or(mut f: impl FnMut() -> bool, why: impl Fn() -> String) {
-    let end = Instant::now() + Duration::from_secs(10);
+fn wait_until_or(f: impl FnMut() -> bool, why: impl Fn() -> String) {
+    wait_within(Duration::from_secs(10), f, why);
+}
+
+fn wait_within(bound: Duration, mut f: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let end = Instant::now() + bound;
     while !f() {
         assert!(Instant::now() < end, "timed out: {}", why());
         std::thread::sleep(Duration::from_millis(20));
@@ -339,7 +343,7 @@ fn concurrent_lifecycles_of_distinct_ids() {
     // One config for all: the default cgroup path, made from each id.
     b.config["linux"]["cgroupsPath"] = serde_json::Value::Null;
     b.write();
-    // What failed, if anything: the step, its stderr and the status seen.
+    // What failed, if anything: the step and its stderr.
     let run = |i: usize| -> Result<(), String> {
         let id = format!("concurrent-{}-{i}", std::process::id());
         let step = |args: &[&str]| {
@@ -353,13 +357,12 @@ fn concurrent_lifecycles_of_distinct_ids() {
         step(&["start", &id])?;
         // `true` stops at once on a host; under QEMU without KVM, 100 of
         // them at once can take many seconds (the bound only ends a hang).
-        let end = Instant::now() + Duration::from_secs(60);
-        let mut status = b.state(&id)["status"].clone();
-        while status != "stopped" && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(5));
-            status = b.state(&id)["status"].clone();
-        }
-        step(&["delete", &id]).map_err(|e| format!("{e} (status {status})"))
+        wait_within(
+            Duration::from_secs(60),
+            || b.state(&id)["status"] == "stopped",
+            || format!("{id} to stop: {}", b.state(&id)["status"]),
+        );
+        step(&["delete", &id])
     };
     let failed: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..100).map(|i| s.spawn(move || run(i))).collect();
